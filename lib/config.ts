@@ -1,0 +1,265 @@
+// Options: one table gives every option's flag, config key, default and one-line doc; --help and
+// the README's option table are written from it. Flags and the JSON config file are checked here,
+// all of them before any source is read; a bad value is a ConfigError naming the key, what was
+// expected and what was given.
+
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { ConfigError } from './errors.js';
+import { parseAddress } from './sources/address.js';
+import type { SourceSpec } from './sources/types.js';
+import type { VarsPolicy } from './sources/uwsgi/shape.js';
+import { RECORD_TYPES, type RecordType } from './records/types.js';
+
+export interface Config {
+  sources: SourceSpec[];
+  records: Set<RecordType>;
+  vars: VarsPolicy;
+  errorRecords: boolean;
+  hostname: string;
+  /** Validate and print the resolved configuration; read no source. */
+  check: boolean;
+}
+
+type Kind = 'duration' | 'size' | 'records' | 'vars' | 'bool' | 'string' | 'path';
+
+export interface OptionDef {
+  flag: string;
+  short?: string;
+  /** Key in the config file; undefined for flags that only make sense on the command line. */
+  key?: string;
+  kind: Kind;
+  arg?: string;
+  default: string;
+  doc: string;
+}
+
+export const OPTIONS: OptionDef[] = [
+  { flag: '--config', short: '-c', kind: 'path', arg: 'FILE', default: 'none', doc: 'read options and sources from a JSON file; flags override it' },
+  { flag: '--records', short: '-r', key: 'records', kind: 'records', arg: 'LIST', default: 'summary,worker', doc: 'record types to print: summary, worker, core, app, socket, or all' },
+  { flag: '--timeout', short: '-t', key: 'timeout', kind: 'duration', arg: 'DURATION', default: '3s', doc: 'time allowed for each source to answer in full (500ms, 3s; a bare number is seconds)' },
+  { flag: '--max-bytes', key: 'max_bytes', kind: 'size', arg: 'SIZE', default: '16MiB', doc: 'size cap for one stats document (bytes, or with K/KiB, M/MiB)' },
+  { flag: '--vars', key: 'vars', kind: 'vars', arg: 'LIST', default: 'none', doc: 'request variables of busy cores to add to core records as var_NAME (NAME,NAME or all); they can hold secrets' },
+  { flag: '--no-error-records', key: 'error_records', kind: 'bool', default: 'error records on', doc: 'do not print a type "error" record for a failed source (stderr still says why)' },
+  { flag: '--hostname', key: 'hostname', kind: 'string', arg: 'NAME', default: "this machine's hostname", doc: 'value of the host field' },
+  { flag: '--check', kind: 'bool', default: 'off', doc: 'check the options and addresses, print the resolved configuration as JSON, read nothing' },
+  { flag: '--help', short: '-h', kind: 'bool', default: '', doc: 'show this help' },
+  { flag: '--version', short: '-V', kind: 'bool', default: '', doc: 'print the version' },
+];
+
+/** Where a value came from, for messages: `--timeout` or `wsgistat.json: "timeout"`. */
+type Origin = string;
+
+function bad(origin: Origin, expected: string, got: unknown): never {
+  throw new ConfigError(`${origin}: expected ${expected}, got ${JSON.stringify(got)}`);
+}
+
+export function parseDuration(v: unknown, origin: Origin): number {
+  const expected = 'a duration such as "3s", "500ms" or a number of seconds';
+  if (typeof v === 'number') {
+    if (!(v > 0) || !Number.isFinite(v)) bad(origin, expected, v);
+    return Math.round(v * 1000);
+  }
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(v) : null;
+  if (!m) bad(origin, expected, v);
+  const ms = Number(m[1]) * ({ ms: 1, s: 1000, m: 60000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm'];
+  if (!(ms >= 1)) bad(origin, `${expected}, of at least 1ms`, v);
+  return Math.round(ms);
+}
+
+export function parseSize(v: unknown, origin: Origin): number {
+  const expected = 'a size such as "16MiB", "512K" or a number of bytes';
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 1) bad(origin, expected, v);
+    return v;
+  }
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(?:(k|m|g)(?:i?b)?|b)?\s*$/i.exec(v) : null;
+  if (!m) bad(origin, expected, v);
+  const unit = ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]?.toLowerCase() ?? ''] ?? 1;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes < 1) bad(origin, expected, v);
+  return bytes;
+}
+
+/** "a,b" or ["a","b"] to a list of non-empty names. */
+function names(v: unknown, origin: Origin, expected: string): string[] {
+  const parts = typeof v === 'string' ? v.split(',') : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : bad(origin, expected, v);
+  const out = parts.map((p: string) => p.trim()).filter((p: string) => p !== '');
+  if (out.length === 0) bad(origin, expected, v);
+  return out;
+}
+
+export function parseRecords(v: unknown, origin: Origin): Set<RecordType> {
+  const expected = `a list of record types (${RECORD_TYPES.join(', ')}, all)`;
+  const set = new Set<RecordType>();
+  for (const n of names(v, origin, expected)) {
+    if (n === 'all') RECORD_TYPES.forEach((t) => set.add(t));
+    else if ((RECORD_TYPES as readonly string[]).includes(n)) set.add(n as RecordType);
+    else bad(origin, expected, n);
+  }
+  return set;
+}
+
+export function parseVars(v: unknown, origin: Origin): VarsPolicy {
+  const list = names(v, origin, 'a list of request variable names (REQUEST_METHOD,PATH_INFO), "all" or "none"');
+  if (list.length === 1 && list[0] === 'none') return { kind: 'none' };
+  if (list.length === 1 && list[0] === 'all') return { kind: 'all' };
+  for (const n of list) if (!/^[A-Za-z0-9_.-]+$/.test(n)) bad(origin, 'request variable names such as PATH_INFO', n);
+  return { kind: 'some', names: new Set(list) };
+}
+
+const LABEL = /^([A-Za-z][A-Za-z0-9_.-]*)=(.+)$/;
+
+/** "address" or "label=address" (a label starts with a letter; letters, digits, _ . - follow). */
+function sourceFromString(text: string, origin: Origin, timeoutMs: number, maxBytes: number): SourceSpec {
+  const m = LABEL.exec(text);
+  try {
+    const address = parseAddress(m ? m[2]! : text);
+    return { address, timeoutMs, maxBytes, ...(m ? { label: m[1]! } : {}) };
+  } catch (e) {
+    throw new ConfigError(`${origin}: ${(e as Error).message}`);
+  }
+}
+
+const SOURCE_KEYS = ['address', 'label', 'timeout', 'max_bytes'];
+
+function sourceFromObject(o: Record<string, unknown>, origin: Origin, timeoutMs: number, maxBytes: number): SourceSpec {
+  for (const k of Object.keys(o)) if (!SOURCE_KEYS.includes(k)) unknownKey(`${origin}.${k}`, k, SOURCE_KEYS);
+  if (typeof o.address !== 'string') bad(`${origin}.address`, 'an address string', o.address);
+  if (o.label !== undefined && (typeof o.label !== 'string' || !/^[A-Za-z][A-Za-z0-9_.-]*$/.test(o.label))) {
+    bad(`${origin}.label`, 'a label: a letter, then letters, digits, _ . -', o.label);
+  }
+  const spec = sourceFromString(o.address, `${origin}.address`,
+    o.timeout === undefined ? timeoutMs : parseDuration(o.timeout, `${origin}.timeout`),
+    o.max_bytes === undefined ? maxBytes : parseSize(o.max_bytes, `${origin}.max_bytes`));
+  return o.label === undefined ? spec : { ...spec, label: o.label as string };
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function unknownKey(origin: Origin, key: string, known: string[]): never {
+  const near = known.find((k) => editDistance(k, key) <= 2);
+  throw new ConfigError(`${origin}: unknown key "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known keys: ${known.join(', ')}`);
+}
+
+const FILE_KEYS = ['sources', ...OPTIONS.flatMap((o) => (o.key ? [o.key] : []))];
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`config file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`config file ${path}`, 'a JSON object', value);
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) if (!FILE_KEYS.includes(k)) unknownKey(`config file ${path}`, k, FILE_KEYS);
+  return obj;
+}
+
+export interface Argv {
+  /** Flag values by config key (or by flag name for CLI-only flags). */
+  flags: Map<string, string | boolean>;
+  positional: string[];
+}
+
+const USAGE_HINT = ' (see wsgistat --help)';
+
+/** Splits argv into flags and positional source addresses. */
+export function parseArgv(argv: string[]): Argv {
+  const flags = new Map<string, string | boolean>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq === -1 ? a : a.slice(0, eq);
+    const def = OPTIONS.find((o) => o.flag === name || o.short === name);
+    if (!def) {
+      const near = OPTIONS.find((o) => editDistance(o.flag, name) <= 2);
+      throw new ConfigError(`unknown option ${name}${near ? ` (did you mean ${near.flag}?)` : ''}${USAGE_HINT}`);
+    }
+    const id = def.key ?? def.flag;
+    if (def.kind === 'bool') {
+      if (eq !== -1) throw new ConfigError(`${def.flag} takes no value${USAGE_HINT}`);
+      flags.set(id, def.flag.startsWith('--no-') ? false : true);
+      continue;
+    }
+    const value = eq !== -1 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`${def.flag} needs a value: ${def.arg}${USAGE_HINT}`);
+    flags.set(id, value);
+  }
+  return { flags, positional };
+}
+
+/** Resolves flags over the config file over the defaults, checking every value. */
+export function resolveConfig(args: Argv): Config {
+  const configPath = args.flags.get('--config');
+  const file = typeof configPath === 'string' ? readConfigFile(configPath) : {};
+  const fileOrigin = (key: string) => `config file ${configPath}: "${key}"`;
+  const pick = (key: string, flag: string) =>
+    args.flags.has(key) ? { v: args.flags.get(key), origin: flag } : key in file ? { v: file[key], origin: fileOrigin(key) } : undefined;
+
+  const t = pick('timeout', '--timeout');
+  const timeoutMs = t ? parseDuration(t.v, t.origin) : 3000;
+  const mb = pick('max_bytes', '--max-bytes');
+  const maxBytes = mb ? parseSize(mb.v, mb.origin) : 16 * 1024 * 1024;
+  const r = pick('records', '--records');
+  const vars = pick('vars', '--vars');
+  const er = pick('error_records', '--no-error-records');
+  if (er && typeof er.v !== 'boolean') bad(er.origin, 'true or false', er.v);
+  const h = pick('hostname', '--hostname');
+  if (h && (typeof h.v !== 'string' || h.v === '')) bad(h.origin, 'a host name', h.v);
+
+  let sources: SourceSpec[];
+  if (args.positional.length > 0) {
+    sources = args.positional.map((s, i) => sourceFromString(s, `source ${i + 1}`, timeoutMs, maxBytes));
+  } else if (file.sources !== undefined) {
+    if (!Array.isArray(file.sources)) bad(fileOrigin('sources'), 'a list of addresses or {"address": ..., "label": ...} objects', file.sources);
+    sources = file.sources.map((s: unknown, i: number) => {
+      const origin = `${fileOrigin('sources')}[${i}]`;
+      if (typeof s === 'string') return sourceFromString(s, origin, timeoutMs, maxBytes);
+      if (typeof s === 'object' && s !== null && !Array.isArray(s)) return sourceFromObject(s as Record<string, unknown>, origin, timeoutMs, maxBytes);
+      return bad(origin, 'an address string or an object with "address"', s);
+    });
+  } else {
+    sources = [];
+  }
+  const labels = sources.flatMap((s) => (s.label ? [s.label] : []));
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup) throw new ConfigError(`label "${dup}" is given to more than one source`);
+
+  return {
+    sources,
+    records: r ? parseRecords(r.v, r.origin) : new Set<RecordType>(['summary', 'worker']),
+    vars: vars ? parseVars(vars.v, vars.origin) : { kind: 'none' },
+    errorRecords: er ? (er.v as boolean) : true,
+    hostname: h ? (h.v as string) : osHostname(),
+    check: args.flags.get('--check') === true,
+  };
+}

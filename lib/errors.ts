@@ -1,0 +1,71 @@
+// Error types. Expected failures carry a stable `code` (it goes into error records, so users can
+// alert on it) and are reported as one line, never as a stack trace.
+
+/** Stable codes of source failures, as they appear in `type: "error"` records. */
+export type SourceErrorCode =
+  | 'not_found'          // no such socket file, abstract socket or document file
+  | 'permission_denied'  // the socket or file exists but this user may not open it
+  | 'connection_refused' // nothing listens there (often a stale socket file)
+  | 'connection_reset'   // the server reset the connection before a whole document arrived
+  | 'timeout'            // no complete answer within the source's timeout
+  | 'too_large'          // the answer grew past the source's size cap
+  | 'empty'              // the connection closed (or the file was empty) with nothing in it
+  | 'truncated'          // the document stops in the middle
+  | 'invalid_json'       // the document is not JSON, even read leniently
+  | 'not_stats'          // JSON, but not a stats document of a server wsgistat knows
+  | 'http_error'         // an HTTP status other than 200
+  | 'io_error';          // any other system error
+
+export class SourceError extends Error {
+  override readonly name = 'SourceError';
+  constructor(
+    readonly code: SourceErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A bad flag or config value: reported before anything is read; exit status 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Maps a Node system error of a socket or file to a code and a message that says what to check. */
+export function fromSystemError(err: NodeJS.ErrnoException, what: string): SourceError {
+  const cause = { cause: err };
+  switch (err.code) {
+    case 'ENOENT':
+      return new SourceError('not_found', `${what} does not exist (is the server running, and is this the path it was given?)`, cause);
+    case 'EACCES':
+    case 'EPERM':
+      return new SourceError('permission_denied', `permission denied opening ${what} (run wsgistat as a user that may open it)`, cause);
+    case 'ECONNREFUSED':
+      return new SourceError('connection_refused', `connection refused: nothing is listening on ${what}` +
+        (what.startsWith('unix socket') ? ' (a server stopped without vacuum leaves its socket file behind)' : ''), cause);
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new SourceError('connection_reset', `the connection to ${what} was reset before a whole document arrived`, cause);
+    case 'ENOTSOCK':
+      return new SourceError('io_error', `${what} is not a socket (give the stats socket, not another file)`, cause);
+    case 'EISDIR':
+      return new SourceError('io_error', `${what} is a directory, not a file`, cause);
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return new SourceError('io_error', `cannot reach ${what} (${err.code})`, cause);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new SourceError('io_error', `cannot resolve the host name of ${what}`, cause);
+    default:
+      return new SourceError('io_error', `${what}: ${err.message}`, cause);
+  }
+}
+
+/** A short printable preview of bytes that came back, for error messages. */
+export function preview(bytes: Buffer, max = 48): string {
+  const text = bytes.subarray(0, max).toString('latin1');
+  const shown = JSON.stringify(text);
+  return bytes.length > max ? `${shown}…` : shown;
+}

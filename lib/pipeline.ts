@@ -1,0 +1,62 @@
+// One tick: collect from every source at once, stamp the common fields, turn failures into error
+// records, and hand the lot to every sink. One failing source never stops the others.
+
+import { SourceError } from './errors.js';
+import * as log from './log.js';
+import type { Body, Rec } from './records/types.js';
+import type { Sink } from './sinks/types.js';
+import type { Source } from './sources/index.js';
+
+export interface TickOptions {
+  hostname: string;
+  errorRecords: boolean;
+  /** Injectable clock, epoch milliseconds. */
+  now?: () => number;
+}
+
+export interface TickResult {
+  records: Rec[];
+  failed: number;
+}
+
+/** How a source is named in diagnostics: `source app1=unix:///run/app1.stats`. */
+export const sourceName = (s: Source): `source ${string}` =>
+  `source ${s.spec.label ? `${s.spec.label}=` : ''}${s.spec.address.text}`;
+
+function stamp(bodies: Body[], s: Source, server: Rec['server'], time: number, hostname: string): Rec[] {
+  const common: Omit<Rec, 'type'> = { time, host: hostname, source: s.spec.address.text };
+  if (s.spec.label) common.label = s.spec.label;
+  if (server) common.server = server;
+  return bodies.map((b) => ({ ...common, ...b }) as Rec);
+}
+
+function asSourceError(err: unknown): SourceError {
+  if (err instanceof SourceError) return err;
+  // Not an expected failure: say what it was, still as one line, and go on with the others.
+  return new SourceError('io_error', `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions): Promise<TickResult> {
+  const now = opts.now ?? Date.now;
+  const results = await Promise.allSettled(sources.map((s) => s.collect()));
+  // One time for the whole tick, so that its records group together downstream.
+  const time = Math.round(now()) / 1000;
+  const records: Rec[] = [];
+  let failed = 0;
+  results.forEach((result, i) => {
+    const s = sources[i]!;
+    if (result.status === 'fulfilled') {
+      for (const notice of result.value.notices) log.warn(sourceName(s), notice);
+      records.push(...stamp(result.value.bodies, s, result.value.server, time, opts.hostname));
+      return;
+    }
+    failed++;
+    const err = asSourceError(result.reason);
+    log.error(sourceName(s), err.message);
+    if (opts.errorRecords) {
+      records.push(...stamp([{ type: 'error', code: err.code, message: err.message }], s, s.server, time, opts.hostname));
+    }
+  });
+  await Promise.all(sinks.map((sink) => sink.write(records)));
+  return { records, failed };
+}

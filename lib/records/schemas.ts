@@ -1,0 +1,120 @@
+// One JSON schema per record type. They fix the field order of the output, give fast-json-stringify
+// what it needs to precompile a serializer (see compile.ts), and document every field: the README's
+// field tables say the same, and spec/records/schemas.spec.ts checks that they do.
+// `additionalProperties: true` keeps any scalar field a newer uWSGI adds.
+
+type Field = { type: 'number' | 'string' | 'boolean'; description: string };
+export type Schema = { type: 'object'; properties: Record<string, Field>; additionalProperties: true };
+
+const num = (description: string): Field => ({ type: 'number', description });
+const str = (description: string): Field => ({ type: 'string', description });
+
+const common = {
+  time: num('when the sample was taken: epoch seconds, millisecond precision'),
+  host: str('the host wsgistat runs on (--hostname)'),
+  source: str('the source address, as given'),
+  label: str('the source label, when one was given (label=address)'),
+  server: str('"uwsgi"'),
+  type: str('the record type'),
+};
+
+const workerTotals = {
+  requests: num('requests served, summed over workers (counter)'),
+  exceptions: num('uncaught exceptions, summed over workers (counter)'),
+  harakiri_count: num('requests killed by harakiri, summed over workers (counter)'),
+  signals: num('uWSGI signals handled, summed over workers (counter)'),
+  tx: num('bytes sent, summed over workers (counter)'),
+  rss: num('resident memory of the workers, bytes (0 unless uWSGI runs with --memory-report)'),
+  vsz: num('virtual memory of the workers, bytes (0 unless --memory-report)'),
+  running_time: num('time spent serving requests, summed over workers, µs (counter)'),
+  respawn_count: num('worker spawns, summed over workers (counter)'),
+};
+
+function schema(properties: Record<string, Field>): Schema {
+  return { type: 'object', properties: { ...common, ...properties }, additionalProperties: true };
+}
+
+export const schemas = {
+  summary: schema({
+    version: str('uWSGI version'),
+    pid: num('master pid'),
+    uid: num('uid the server runs as'),
+    gid: num('gid the server runs as'),
+    cwd: str('working directory of the master'),
+    listen_queue: num('connections waiting in the accept queue of the first socket'),
+    listen_queue_errors: num('as uWSGI reports it (uWSGI 2.0 never increments it)'),
+    signal_queue: num('uWSGI signals waiting in the master'),
+    load: num('requests in the queue of the shared socket (uWSGI\'s own load figure)'),
+    workers: num('worker slots that have been spawned'),
+    workers_busy: num('workers serving a request'),
+    workers_idle: num('workers waiting for a request'),
+    workers_cheap: num('workers stopped by the cheaper subsystem'),
+    workers_pause: num('paused workers'),
+    workers_other: num('workers in any other state (sig<N>: running a signal handler)'),
+    workers_accepting: num('workers accepting requests (accepting = 1)'),
+    ...workerTotals,
+    cores: num('cores (threads or async cores) over all workers; absent with --stats-no-cores'),
+    cores_busy: num('cores in a request; absent with --stats-no-cores'),
+    sockets: num('distinct listening sockets'),
+    sockets_queue: num('accept backlog, summed over sockets'),
+    sockets_max_queue: num('accept backlog limits, summed over sockets'),
+  }),
+  worker: schema({
+    worker_id: num('worker slot id (uWSGI `id`, from 1)'),
+    pid: num('worker pid (0 while stopped)'),
+    accepting: num('1 when accepting requests'),
+    requests: num('requests served by this slot, across respawns (counter)'),
+    delta_requests: num('requests served since this worker was last spawned'),
+    exceptions: num('uncaught exceptions (counter)'),
+    harakiri_count: num('requests killed by harakiri, across respawns (counter)'),
+    signals: num('uWSGI signals handled (counter)'),
+    signal_queue: num('uWSGI signals waiting for this worker'),
+    status: str('idle, busy, cheap, pause, or sig<N>'),
+    rss: num('resident memory, bytes (0 unless --memory-report)'),
+    vsz: num('virtual memory, bytes (0 unless --memory-report)'),
+    running_time: num('time spent serving requests, µs (counter)'),
+    last_spawn: num('when this worker was last spawned, epoch seconds'),
+    respawn_count: num('times this slot was spawned (counter; 1 after the first spawn)'),
+    tx: num('bytes sent (counter)'),
+    avg_rt: num("uWSGI's running average of request time, µs: (avg + last) / 2, never decays"),
+    cores: num('cores (threads or async cores) of this worker; absent with --stats-no-cores'),
+    cores_busy: num('cores of this worker in a request; absent with --stats-no-cores'),
+    apps: num('applications loaded in this worker'),
+  }),
+  core: schema({
+    worker_id: num('worker slot id'),
+    core_id: num('core id within the worker (uWSGI `id`, from 0)'),
+    requests: num('requests served by this core (counter)'),
+    static_requests: num('static files served (counter)'),
+    routed_requests: num('requests handled by internal routing (counter)'),
+    offloaded_requests: num('requests offloaded (counter)'),
+    write_errors: num('write errors (counter)'),
+    read_errors: num('read errors (counter)'),
+    in_request: num('1 while the core is in a request'),
+    request_start: num('when the request in progress started, epoch seconds; only while in a request'),
+  }),
+  app: schema({
+    worker_id: num('worker slot id'),
+    app_id: num('app id within the worker (uWSGI `id`, from 0)'),
+    modifier1: num('uWSGI modifier1 of the app (0 = Python/WSGI)'),
+    mountpoint: str('mountpoint ("" for a single app)'),
+    startup_time: num('seconds the app took to load'),
+    requests: num('requests served by this app in this worker (counter)'),
+    exceptions: num('uncaught exceptions in this app (counter)'),
+    chdir: str('directory the app was loaded from'),
+  }),
+  socket: schema({
+    name: str('socket address, as uWSGI names it'),
+    proto: str('protocol: uwsgi, http, ...'),
+    queue: num('connections waiting in the accept queue now'),
+    max_queue: num('accept queue limit (listen backlog)'),
+    shared: num('1 when the socket is shared'),
+    can_offload: num('1 when the socket can offload'),
+  }),
+  error: schema({
+    code: str('stable error code: not_found, permission_denied, connection_refused, connection_reset, timeout, too_large, empty, truncated, invalid_json, not_stats, http_error, io_error'),
+    message: str('what failed, where, and what came back'),
+  }),
+} satisfies Record<string, Schema>;
+
+export type SchemaName = keyof typeof schemas;

@@ -1,0 +1,23 @@
+// The record model: flat objects of scalars, one `type` each.
+
+export const RECORD_TYPES = ['summary', 'worker', 'core', 'app', 'socket'] as const;
+export type RecordType = (typeof RECORD_TYPES)[number];
+
+export type Scalar = string | number | boolean | null;
+
+/** A record as a source shapes it, before the common fields are stamped on. */
+export interface Body {
+  type: RecordType | 'error';
+  [field: string]: Scalar | undefined;
+}
+
+/** The fields every record starts with. */
+export interface Common {
+  time: number;
+  host: string;
+  source: string;
+  label?: string;
+  server?: 'uwsgi' | 'gunicorn';
+}
+
+export type Rec = Common & Body;

@@ -1,0 +1,44 @@
+// A stats document saved in a file (file:///path.json), as written by tools such as wsgi_status
+// or `curl` of a --stats-http server. The format is recognised from the content.
+
+import { open } from 'node:fs/promises';
+import { describeEndpoint } from './address.js';
+import { SourceError, fromSystemError } from '../errors.js';
+import { decodeJson } from './json.js';
+import type { ShapeOptions, Sample, Source, SourceSpec } from './types.js';
+import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
+
+async function readBounded(path: string, spec: SourceSpec, where: string): Promise<Buffer> {
+  const signal = AbortSignal.timeout(spec.timeoutMs);
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    if (size > spec.maxBytes) {
+      throw new SourceError('too_large', `${where} is ${size} bytes, over the size cap of ${spec.maxBytes} (raise --max-bytes)`);
+    }
+    return await handle.readFile({ signal });
+  } catch (err) {
+    if (err instanceof SourceError) throw err;
+    if ((err as Error).name === 'AbortError') throw new SourceError('timeout', `${where} could not be read within ${spec.timeoutMs} ms`);
+    throw fromSystemError(err as NodeJS.ErrnoException, where);
+  } finally {
+    await handle?.close();
+  }
+}
+
+export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
+  if (spec.address.endpoint.kind !== 'file') throw new Error('fileSource needs a file address');
+  const path = spec.address.endpoint.path;
+  const where = describeEndpoint(spec.address.endpoint);
+  return {
+    spec,
+    async collect(): Promise<Sample> {
+      const bytes = await readBounded(path, spec, where);
+      const { value, repairs } = decodeJson(bytes, where);
+      const notices = repairs.length ? [`read an invalid document leniently (${repairs.join(', ')})`] : [];
+      if (isUwsgiStats(value)) return { server: 'uwsgi', bodies: shapeUwsgi(value, shape), notices };
+      throw new SourceError('not_stats', `${where} holds JSON but not a uWSGI stats document (no "workers" list)`);
+    },
+  };
+}

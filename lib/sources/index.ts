@@ -1,0 +1,17 @@
+// The source registry: which unit reads which address. A new source kind is one more line here.
+
+import type { ShapeOptions, Source, SourceSpec } from './types.js';
+import { fileSource } from './file.js';
+import { uwsgiSocketSource } from './uwsgi/index.js';
+
+export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
+  switch (spec.address.mode) {
+    case 'file':
+      return fileSource(spec, shape);
+    case 'raw':
+    case 'http':
+      return uwsgiSocketSource(spec, shape);
+  }
+}
+
+export type { Source, SourceSpec, Sample, ShapeOptions } from './types.js';

@@ -1,0 +1,34 @@
+// The contract every source kind meets: given its spec, collect one sample.
+
+import type { Address } from './address.js';
+import type { Body, RecordType } from '../records/types.js';
+import type { VarsPolicy } from './uwsgi/shape.js';
+
+export interface SourceSpec {
+  address: Address;
+  /** Optional name given as label=address; records carry it as `label`. */
+  label?: string;
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** What the sources are asked to shape. */
+export interface ShapeOptions {
+  records: ReadonlySet<RecordType>;
+  vars: VarsPolicy;
+}
+
+export interface Sample {
+  server: 'uwsgi' | 'gunicorn';
+  bodies: Body[];
+  /** Things worth a warning that did not stop the read (a mode mix-up, a repaired document). */
+  notices: string[];
+}
+
+export interface Source {
+  readonly spec: SourceSpec;
+  /** The server kind this address is known to point at before reading, if any. */
+  readonly server?: 'uwsgi' | 'gunicorn';
+  /** Reads and shapes one sample; rejects with a SourceError on an expected failure. */
+  collect(): Promise<Sample>;
+}

@@ -1,0 +1,40 @@
+// The uWSGI stats server source: transport (transport.ts), lenient decode (../json.ts), and the
+// pure mapping to records (shape.ts).
+
+import { describeEndpoint } from '../address.js';
+import { decodeJson } from '../json.js';
+import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
+import { fetchStats, PROBE_MS } from './transport.js';
+import { shapeUwsgi } from './shape.js';
+
+/** The same endpoint, written in the other mode's address form. */
+function otherModeAddress(spec: SourceSpec, served: 'raw' | 'http'): string {
+  const ep = spec.address.endpoint;
+  if (ep.kind === 'tcp') return `${served === 'http' ? 'http' : 'tcp'}://${describeEndpoint(ep)}`;
+  const path = ep.kind === 'unix' && ep.path.startsWith('\0') ? `@${ep.path.slice(1)}` : ep.path;
+  return `${served === 'http' ? 'http+unix' : 'unix'}://${path}`;
+}
+
+/** What to tell a user who named the wrong stats mode. */
+function modeNotice(spec: SourceSpec, served: 'raw' | 'http'): string | undefined {
+  if (spec.address.mode === served) return undefined;
+  return served === 'http'
+    ? `the server is in HTTP mode (--stats-http) and answered only after a ${PROBE_MS} ms probe; use ${otherModeAddress(spec, served)} to read it at once`
+    : `the server is in raw mode (no --stats-http) and sent its document without reading the request; use ${otherModeAddress(spec, served)}`;
+}
+
+export function uwsgiSocketSource(spec: SourceSpec, shape: ShapeOptions): Source {
+  return {
+    spec,
+    server: 'uwsgi',
+    async collect(): Promise<Sample> {
+      const fetched = await fetchStats(spec.address, spec);
+      const notices: string[] = [];
+      const mode = modeNotice(spec, fetched.served);
+      if (mode) notices.push(mode);
+      const { value, repairs } = decodeJson(fetched.payload, describeEndpoint(spec.address.endpoint));
+      if (repairs.length) notices.push(`read an invalid document leniently (${repairs.join(', ')})`);
+      return { server: 'uwsgi', bodies: shapeUwsgi(value, shape), notices };
+    },
+  };
+}

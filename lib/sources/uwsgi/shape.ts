@@ -1,0 +1,146 @@
+// Pure: a uWSGI stats document (2.0.x) to flat record bodies. No I/O, no clock.
+// Field facts are in ../shared/docs/protocols.md §1 and the README's field tables.
+
+import { SourceError } from '../../errors.js';
+import type { Body, RecordType, Scalar } from '../../records/types.js';
+
+/** Which request variables of a core in a request to emit. `vars` holds cookies and
+ *  Authorization headers of live requests, so the default is none. */
+export type VarsPolicy = { kind: 'none' } | { kind: 'all' } | { kind: 'some'; names: ReadonlySet<string> };
+
+export interface ShapeOptions {
+  records: ReadonlySet<RecordType>;
+  vars: VarsPolicy;
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isScalar = (v: unknown): v is Scalar =>
+  v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+
+/** Copies the scalar fields of `from` onto `to`, leaving out `skip` (nested lists are not fields). */
+function scalars(to: Body, from: Obj, skip: ReadonlySet<string>): Body {
+  for (const key of Object.keys(from)) {
+    const v = from[key];
+    if (!skip.has(key) && isScalar(v) && !(key in to)) to[key] = v;
+  }
+  return to;
+}
+
+const SKIP_ID = new Set(['id']);
+const SKIP_TOP = new Set(['workers', 'sockets', 'locks']);
+const SKIP_CORE = new Set(['id', 'vars', 'req_info']);
+
+/** Tells a uWSGI stats document from anything else. */
+export function isUwsgiStats(doc: unknown): doc is Obj {
+  return isObj(doc) && Array.isArray(doc.workers) && ('version' in doc || 'listen_queue' in doc);
+}
+
+/** Worker slots that exist: `id: 0` marks a slot that was never spawned. */
+function spawnedWorkers(doc: Obj): Obj[] {
+  return list(doc.workers).filter((w) => num(w.id) !== 0);
+}
+
+/** uWSGI has reported the same socket twice; one record per name and protocol. */
+function distinctSockets(doc: Obj): Obj[] {
+  const seen = new Set<string>();
+  return list(doc.sockets).filter((s) => {
+    const key = `${String(s.name)}\0${String(s.proto)}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+
+function statusCounts(workers: Obj[]): Record<string, number> {
+  const c = { workers_busy: 0, workers_idle: 0, workers_cheap: 0, workers_pause: 0, workers_other: 0 };
+  for (const w of workers) {
+    const key = `workers_${String(w.status)}`;
+    if (key in c && key !== 'workers_other') c[key as keyof typeof c]++;
+    else c.workers_other++;
+  }
+  return c;
+}
+
+const TOTALS = ['requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'rss', 'vsz', 'running_time', 'respawn_count'] as const;
+
+function summary(doc: Obj, workers: Obj[], sockets: Obj[]): Body {
+  const body: Body = { type: 'summary' };
+  for (const key of ['version', 'pid', 'uid', 'gid', 'cwd', 'listen_queue', 'listen_queue_errors', 'signal_queue', 'load']) {
+    if (isScalar(doc[key])) body[key] = doc[key] as Scalar;
+  }
+  body.workers = workers.length;
+  Object.assign(body, statusCounts(workers));
+  body.workers_accepting = workers.filter((w) => num(w.accepting) === 1).length;
+  for (const key of TOTALS) body[key] = workers.reduce((sum, w) => sum + num(w[key]), 0);
+  if (workers.some((w) => Array.isArray(w.cores))) {
+    const cores = workers.flatMap((w) => list(w.cores));
+    body.cores = cores.length;
+    body.cores_busy = cores.filter((c) => num(c.in_request) !== 0).length;
+  }
+  body.sockets = sockets.length;
+  body.sockets_queue = sockets.reduce((sum, s) => sum + num(s.queue), 0);
+  body.sockets_max_queue = sockets.reduce((sum, s) => sum + num(s.max_queue), 0);
+  return scalars(body, doc, SKIP_TOP);
+}
+
+function worker(w: Obj): Body {
+  const body: Body = { type: 'worker', worker_id: num(w.id) };
+  scalars(body, w, SKIP_ID);
+  if (Array.isArray(w.cores)) {
+    const cores = list(w.cores);
+    body.cores = cores.length;
+    body.cores_busy = cores.filter((c) => num(c.in_request) !== 0).length;
+  }
+  body.apps = list(w.apps).length;
+  return body;
+}
+
+function core(workerId: number, c: Obj, vars: VarsPolicy): Body {
+  const body: Body = { type: 'core', worker_id: workerId, core_id: num(c.id) };
+  scalars(body, c, SKIP_CORE);
+  const info = isObj(c.req_info) ? c.req_info : {};
+  if (num(c.in_request) !== 0 && typeof info.request_start === 'number') body.request_start = info.request_start;
+  if (vars.kind !== 'none' && Array.isArray(c.vars)) addVars(body, c.vars, vars);
+  return body;
+}
+
+/** `vars` entries are "NAME=value" strings (the last one is ""); emitted as `var_NAME` fields. */
+function addVars(body: Body, vars: unknown[], policy: VarsPolicy): void {
+  for (const entry of vars) {
+    if (typeof entry !== 'string') continue;
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    if (policy.kind === 'some' && !policy.names.has(name)) continue;
+    body[`var_${name}`] = entry.slice(eq + 1);
+  }
+}
+
+function app(workerId: number, a: Obj): Body {
+  return scalars({ type: 'app', worker_id: workerId, app_id: num(a.id) }, a, SKIP_ID);
+}
+
+function socket(s: Obj): Body {
+  return scalars({ type: 'socket' }, s, new Set());
+}
+
+/** Shapes one stats document into the record bodies asked for, summary first. */
+export function shapeUwsgi(doc: unknown, opts: ShapeOptions): Body[] {
+  if (!isUwsgiStats(doc)) {
+    throw new SourceError('not_stats', 'the document is JSON but not a uWSGI stats document (no "workers" list)');
+  }
+  const want = opts.records;
+  const workers = spawnedWorkers(doc);
+  const sockets = distinctSockets(doc);
+  const out: Body[] = [];
+  if (want.has('summary')) out.push(summary(doc, workers, sockets));
+  if (want.has('worker')) for (const w of workers) out.push(worker(w));
+  if (want.has('core')) {
+    for (const w of workers) for (const c of list(w.cores)) out.push(core(num(w.id), c, opts.vars));
+  }
+  if (want.has('app')) for (const w of workers) for (const a of list(w.apps)) out.push(app(num(w.id), a));
+  if (want.has('socket')) for (const s of sockets) out.push(socket(s));
+  return out;
+}

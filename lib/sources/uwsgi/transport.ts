@@ -1,0 +1,150 @@
+// Reads one stats document from a uWSGI stats server over a unix, abstract or TCP socket.
+//
+// Raw mode (uWSGI's default): the master writes the document on accept and closes; we send
+// nothing and read to EOF. HTTP mode (--stats-http): the master waits up to its socket-timeout
+// (4 s) for request bytes and serves no other stats client meanwhile, so we send at once.
+// Users confuse the two, so: a raw read that gets no byte within a short probe window sends an
+// HTTP request and takes whatever comes back; an HTTP read that gets a bare document keeps it.
+// The caller is told which mode the server was really in.
+
+import net from 'node:net';
+import type { Address } from '../address.js';
+import { describeEndpoint } from '../address.js';
+import { SourceError, fromSystemError, preview } from '../../errors.js';
+
+export interface ReadLimits {
+  /** Whole read: connect, request, answer. */
+  timeoutMs: number;
+  /** Bytes on the wire, headers included. */
+  maxBytes: number;
+}
+
+export interface Fetched {
+  /** The JSON document's bytes (HTTP headers removed). */
+  payload: Buffer;
+  /** The mode the server answered in, whatever the address said. */
+  served: 'raw' | 'http';
+}
+
+/** How long a raw read waits for the first byte before it tries HTTP. A raw master answers in
+ *  well under a millisecond; an HTTP-mode master would otherwise hold us for its full 4 s. */
+export const PROBE_MS = 250;
+
+const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)}s`;
+
+function httpRequest(addr: Address): string {
+  const host = addr.endpoint.kind === 'tcp' ? describeEndpoint(addr.endpoint) : 'localhost';
+  return `GET ${addr.httpPath} HTTP/1.0\r\nHost: ${host}\r\nUser-Agent: wsgistat\r\nAccept: application/json\r\n\r\n`;
+}
+
+function connect(addr: Address): net.Socket {
+  const ep = addr.endpoint;
+  if (ep.kind === 'unix') return net.connect({ path: ep.path });
+  if (ep.kind === 'tcp') return net.connect({ host: ep.host, port: ep.port });
+  throw new Error('file endpoints are not read over a socket');
+}
+
+/** Reads the whole answer of a stats server, bounded in time and size. */
+export function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> {
+  const where = describeEndpoint(addr.endpoint);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let connected = false;
+    let requested = false;
+    let settled = false;
+    let probe: NodeJS.Timeout | undefined;
+    const socket = connect(addr);
+
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(probe);
+      socket.destroy();
+      if (err) return reject(err);
+      try {
+        resolve(unwrap(Buffer.concat(chunks, size), where));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const request = () => {
+      requested = true;
+      socket.write(httpRequest(addr));
+    };
+
+    const timer = setTimeout(() => {
+      const t = seconds(limits.timeoutMs);
+      if (!connected) return settle(new SourceError('timeout', `no connection to ${where} within ${t}`));
+      if (size > 0) {
+        return settle(new SourceError('timeout', `${where} sent ${size} bytes but did not finish within ${t}; the document so far starts ${preview(Buffer.concat(chunks))}`));
+      }
+      settle(new SourceError('timeout', `${where} accepted the connection but sent nothing within ${t}` +
+        (requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : '')));
+    }, limits.timeoutMs);
+
+    socket.on('connect', () => {
+      connected = true;
+      if (addr.mode === 'http') return request();
+      probe = setTimeout(() => size === 0 && request(), Math.min(PROBE_MS, limits.timeoutMs / 3));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      clearTimeout(probe);
+      size += chunk.length;
+      if (size > limits.maxBytes) {
+        return settle(new SourceError('too_large', `${where} sent more than the size cap of ${limits.maxBytes} bytes (raise --max-bytes if the server really is that large)`));
+      }
+      chunks.push(chunk);
+    });
+    socket.on('end', () => {
+      if (size === 0) return settle(new SourceError('empty', `${where} closed the connection without sending anything`));
+      settle();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A raw server that got our probe request resets the connection after writing: keep what
+      // arrived and let the parser judge whether it is whole.
+      if ((err.code === 'ECONNRESET' || err.code === 'EPIPE') && size > 0) return settle();
+      settle(fromSystemError(err, where));
+    });
+  });
+}
+
+/** Splits an HTTP answer into its body, or passes a raw document through. */
+export function unwrap(bytes: Buffer, where: string): Fetched {
+  if (bytes.subarray(0, 5).toString('latin1') !== 'HTTP/') return { payload: bytes, served: 'raw' };
+  let end = bytes.indexOf('\r\n\r\n');
+  let sep = 4;
+  if (end === -1) {
+    end = bytes.indexOf('\n\n');
+    sep = 2;
+  }
+  if (end === -1) {
+    throw new SourceError('truncated', `${where} answered HTTP but its headers never ended (${bytes.length} bytes: ${preview(bytes)})`);
+  }
+  const head = bytes.subarray(0, end).toString('latin1').split(/\r?\n/);
+  const body = bytes.subarray(end + sep);
+  const status = /^HTTP\/\d(?:\.\d)?\s+(\d{3})\s*(.*)$/.exec(head[0] ?? '');
+  if (!status) throw new SourceError('http_error', `${where} sent a malformed HTTP status line ${preview(Buffer.from(head[0] ?? ''))}`);
+  if (status[1] !== '200') {
+    const firstLine = body.toString('utf8').split('\n', 1)[0]!.trim().slice(0, 120);
+    throw new SourceError('http_error', `${where} answered HTTP ${status[1]} ${status[2]}`.trimEnd() + (firstLine ? `: ${firstLine}` : ''));
+  }
+  const chunked = head.some((h) => /^transfer-encoding:\s*chunked\s*$/i.test(h));
+  return { payload: chunked ? dechunk(body, where) : body, served: 'http' };
+}
+
+function dechunk(body: Buffer, where: string): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    const size = eol === -1 ? NaN : parseInt(body.subarray(at, eol).toString('latin1'), 16);
+    if (Number.isNaN(size) || eol + 2 + size > body.length) {
+      throw new SourceError('truncated', `${where} sent a chunked HTTP body that stops in the middle`);
+    }
+    if (size === 0) return Buffer.concat(parts);
+    parts.push(body.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+}
