@@ -1,0 +1,171 @@
+// Real servers for the specs: uWSGI processes started per test on loopback and temporary unix
+// sockets. Every wait is bounded. Without uWSGI installed a spec skips, except under CI, where it
+// fails: CI must prove the real thing.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fetchStats } from '../../lib/sources/uwsgi/transport.js';
+import { parseAddress } from '../../lib/sources/address.js';
+
+export const APP = fileURLToPath(new URL('../../../spec/fixtures/app.py', import.meta.url));
+
+export function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Skips the current test when `cmd` is missing, or fails it under CI. */
+export function needs(ctx: Mocha.Context, cmd: string): void {
+  if (have(cmd)) return;
+  if (process.env.CI) throw new Error(`${cmd} is not installed, and CI must run this spec against it (.ci/run installs it)`);
+  ctx.skip();
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'wsgistat-spec-'));
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` every 20 ms until it returns a value, for at most `ms`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 10000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+export interface UwsgiOptions {
+  stats?: 'unix' | 'abstract' | 'tcp';
+  statsHttp?: boolean;
+  workers?: number;
+  threads?: number;
+  /** More uWSGI options, e.g. ['--stats-minified']. */
+  extra?: string[];
+  /** Use this ini file instead of building the command line (the conf/ spec). */
+  ini?: string;
+}
+
+export interface Uwsgi {
+  dir: string;
+  /** The stats address in wsgistat's form (unix:///..., @name, tcp://..., http://...). */
+  stats: string;
+  httpPort: number;
+  proc: ChildProcess;
+  log: () => string;
+  /** GET a path on the app; resolves with the HTTP status. */
+  get(path: string, headers?: Record<string, string>): Promise<number>;
+  /** Starts a request that waits for release(); resolves with its status, or 0 if the server dropped it. */
+  hold(path?: string, headers?: Record<string, string>): Promise<number>;
+  /** Lets every /hold request finish. */
+  release(): void;
+  /** Raw stats document, read with wsgistat's own transport. */
+  raw(): Promise<Buffer>;
+  stop(): Promise<void>;
+}
+
+export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 25000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
+  const dir = tempDir();
+  const httpPort = await freePort();
+  const releaseFile = join(dir, 'release');
+  let statsArg: string;
+  let stats: string;
+  const mode = opts.stats ?? 'unix';
+  if (mode === 'unix') {
+    statsArg = join(dir, 'stats.sock');
+    stats = `${opts.statsHttp ? 'http+unix' : 'unix'}://${statsArg}`;
+  } else if (mode === 'abstract') {
+    statsArg = `@wsgistat-spec-${process.pid}-${httpPort}`;
+    stats = opts.statsHttp ? `http+unix://${statsArg}` : statsArg;
+  } else {
+    const port = await freePort();
+    statsArg = `127.0.0.1:${port}`;
+    stats = `${opts.statsHttp ? 'http' : 'tcp'}://${statsArg}`;
+  }
+  const args = opts.ini
+    ? ['--ini', opts.ini]
+    : [
+        '--plugin', 'python3', '--master', '--die-on-term', '--need-app',
+        '--workers', String(opts.workers ?? 2), '--threads', String(opts.threads ?? 2),
+        '--http-socket', `127.0.0.1:${httpPort}`, '--wsgi-file', APP, '--stats', statsArg,
+        ...(opts.statsHttp ? ['--stats-http'] : []), ...(opts.extra ?? []),
+      ];
+  let log = '';
+  const proc = spawn('uwsgi', args, {
+    cwd: dir,
+    env: { ...process.env, WSGISTAT_RELEASE: releaseFile, WSGISTAT_SPEC_DIR: dir, WSGISTAT_SPEC_HTTP_PORT: String(httpPort) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d) => (log += d));
+  proc.stderr!.on('data', (d) => (log += d));
+  const server: Uwsgi = {
+    dir, stats, httpPort, proc,
+    log: () => log,
+    get: (path, headers) => get(httpPort, path, headers),
+    hold: (path = '/hold', headers) => get(httpPort, path, headers).catch(() => 0),
+    release: () => writeFileSync(releaseFile, ''),
+    raw: async () => (await fetchStats(parseAddress(stats), { timeoutMs: 5000, maxBytes: 1 << 24 })).payload,
+    async stop() {
+      server.release();
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await until('uWSGI to serve', async () => {
+      if (proc.exitCode !== null) throw new Error(`uWSGI exited: ${log.slice(-800)}`);
+      return (await server.get('/')) === 200 ? true : undefined;
+    });
+    // Every worker spawned and accepting, so the specs start from a known state.
+    await until('uWSGI workers to accept', async () => {
+      const doc = JSON.parse((await server.raw()).toString());
+      const ws = doc.workers.filter((w: { id: number }) => w.id !== 0);
+      return ws.length > 0 && ws.every((w: { accepting: number; pid: number }) => w.accepting === 1 && w.pid > 0) ? true : undefined;
+    });
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
+
+export function cleanup(dir: string): void {
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
