@@ -133,7 +133,11 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
     dir, stats, httpPort, proc,
     log: () => log,
     get: (path, headers) => get(httpPort, path, headers),
-    hold: (path = '/hold', headers) => get(httpPort, path, headers).catch(() => 0),
+    hold: (path = '/hold', headers) => {
+      // A new hold waits for a new release.
+      rmSync(releaseFile, { force: true });
+      return get(httpPort, path, headers).catch(() => 0);
+    },
     release: () => writeFileSync(releaseFile, ''),
     raw: async () => (await fetchStats(parseAddress(stats), { timeoutMs: 5000, maxBytes: 1 << 24 })).payload,
     async stop() {

@@ -6,7 +6,18 @@
 // Users confuse the two, so: a raw read that gets no byte within a short probe window sends an
 // HTTP request and takes whatever comes back; an HTTP read that gets a bare document keeps it.
 // The caller is told which mode the server was really in.
+//
+// Two facts of real uWSGI 2.0.21 shape the retries below:
+// - A raw server that gets request bytes closes with them unread, and the kernel then resets our
+//   side before we read its document (almost always on unix sockets). So a reset before any byte
+//   arrived is retried once as a plain raw read.
+// - uWSGI binds an abstract socket `@name` with the name's terminating NUL included, so `\0name`
+//   is refused and `\0name\0` is the address; we try uWSGI's form first, then the plain one.
+//   Node 20's net pads every abstract address to the full 108-byte sun_path, which reaches
+//   neither, so abstract names are connected through the optional `abstract-socket` addon (exact
+//   address length), loaded only when an abstract address is read.
 
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Address } from '../address.js';
 import { describeEndpoint } from '../address.js';
@@ -37,15 +48,72 @@ function httpRequest(addr: Address): string {
   return `GET ${addr.httpPath} HTTP/1.0\r\nHost: ${host}\r\nUser-Agent: wsgistat\r\nAccept: application/json\r\n\r\n`;
 }
 
-function connect(addr: Address): net.Socket {
-  const ep = addr.endpoint;
-  if (ep.kind === 'unix') return net.connect({ path: ep.path });
-  if (ep.kind === 'tcp') return net.connect({ host: ep.host, port: ep.port });
-  throw new Error('file endpoints are not read over a socket');
+type Target = { path: string; abstract?: boolean } | { host: string; port: number };
+/** When to send the HTTP request: at once, after the probe window, or never. */
+type Send = 'now' | 'probe' | 'never';
+
+type AbstractConnect = (name: string, onConnect: () => void) => net.Socket;
+let abstractConnect: AbstractConnect | null | undefined;
+
+/** The optional native addon for exact-length abstract addresses, or null when not installed. */
+function abstractAddon(): AbstractConnect | null {
+  if (abstractConnect === undefined) {
+    try {
+      abstractConnect = (createRequire(import.meta.url)('abstract-socket') as { connect: AbstractConnect }).connect;
+    } catch {
+      abstractConnect = null;
+    }
+  }
+  return abstractConnect;
 }
 
-/** Reads the whole answer of a stats server, bounded in time and size. */
-export function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> {
+/** Where to connect, in the order to try. */
+function targets(addr: Address): Target[] {
+  const ep = addr.endpoint;
+  if (ep.kind === 'tcp') return [{ host: ep.host, port: ep.port }];
+  if (ep.kind === 'file') throw new Error('file endpoints are not read over a socket');
+  if (!ep.path.startsWith('\0')) return [{ path: ep.path }];
+  return abstractAddon()
+    ? [{ path: `${ep.path}\0`, abstract: true }, { path: ep.path, abstract: true }]
+    : [{ path: ep.path }];
+}
+
+function openSocket(target: Target, onConnect: () => void): net.Socket {
+  if ('abstract' in target && target.abstract) return abstractAddon()!(target.path, onConnect);
+  return net.connect(target, onConnect);
+}
+
+/** Why an abstract socket may be refused when the addon is missing. */
+const NO_ADDON = ' (uWSGI binds abstract names in a form Node 20 cannot address without the optional ' +
+  'abstract-socket module, which needs a C++ compiler at install time; reinstall with one, or give uWSGI a path socket)';
+
+/** A reset before the first byte: the server was raw and our request made it reset. */
+class ResetBeforeAnswer extends SourceError {}
+
+/** Reads the whole answer of a stats server, bounded in time (over all attempts) and size. */
+export async function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> {
+  const started = Date.now();
+  const left = () => Math.max(1, limits.timeoutMs - (Date.now() - started));
+  const all = targets(addr);
+  let send: Send = addr.mode === 'http' ? 'now' : 'probe';
+  for (let i = 0; ; ) {
+    try {
+      return await readOnce(addr, all[i]!, send, { timeoutMs: left(), maxBytes: limits.maxBytes }, limits.timeoutMs);
+    } catch (e) {
+      if (e instanceof ResetBeforeAnswer && send !== 'never') {
+        send = 'never';
+        continue;
+      }
+      if (e instanceof SourceError && e.code === 'connection_refused' && i + 1 < all.length) {
+        i++;
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits, totalMs: number): Promise<Fetched> {
   const where = describeEndpoint(addr.endpoint);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -54,7 +122,11 @@ export function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> 
     let requested = false;
     let settled = false;
     let probe: NodeJS.Timeout | undefined;
-    const socket = connect(addr);
+    const socket = openSocket(target, () => {
+      connected = true;
+      if (send === 'now') return request();
+      if (send === 'probe') probe = setTimeout(() => size === 0 && request(), Math.min(PROBE_MS, totalMs / 3));
+    });
 
     const settle = (err?: Error) => {
       if (settled) return;
@@ -75,7 +147,7 @@ export function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> 
     };
 
     const timer = setTimeout(() => {
-      const t = seconds(limits.timeoutMs);
+      const t = seconds(totalMs);
       if (!connected) return settle(new SourceError('timeout', `no connection to ${where} within ${t}`));
       if (size > 0) {
         return settle(new SourceError('timeout', `${where} sent ${size} bytes but did not finish within ${t}; the document so far starts ${preview(Buffer.concat(chunks))}`));
@@ -84,11 +156,6 @@ export function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> 
         (requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : '')));
     }, limits.timeoutMs);
 
-    socket.on('connect', () => {
-      connected = true;
-      if (addr.mode === 'http') return request();
-      probe = setTimeout(() => size === 0 && request(), Math.min(PROBE_MS, limits.timeoutMs / 3));
-    });
     socket.on('data', (chunk: Buffer) => {
       clearTimeout(probe);
       size += chunk.length;
@@ -102,10 +169,15 @@ export function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> 
       settle();
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      // A raw server that got our probe request resets the connection after writing: keep what
-      // arrived and let the parser judge whether it is whole.
-      if ((err.code === 'ECONNRESET' || err.code === 'EPIPE') && size > 0) return settle();
-      settle(fromSystemError(err, where));
+      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      // A raw server that got our request resets the connection after writing: keep what arrived
+      // and let the parser judge whether it is whole, or read again without a request.
+      if (reset && size > 0) return settle();
+      if (reset && requested) return settle(new ResetBeforeAnswer('connection_reset', `${where} reset the connection`, { cause: err }));
+      const failure = fromSystemError(err, where);
+      const abstractWithoutAddon = 'path' in target && target.path.startsWith('\0') && !abstractAddon();
+      if (failure.code === 'connection_refused' && abstractWithoutAddon) failure.message += NO_ADDON;
+      settle(failure);
     });
   });
 }
