@@ -24,8 +24,12 @@ export function wsgistat(args: string[], opts: { env?: NodeJS.ProcessEnv; timeou
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const records = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, records });
+      resolve({
+        code, stdout, stderr,
+        get records() {
+          return stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+        },
+      });
     });
   });
 }

@@ -1,0 +1,112 @@
+import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgv, resolveConfig, parseDuration, parseSize, OPTIONS } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
+import { cleanup, tempDir } from './helpers/servers.js';
+
+const resolve = (argv: string[]) => resolveConfig(parseArgv(argv));
+function configError(argv: string[]): string {
+  try {
+    resolve(argv);
+  } catch (e) {
+    expect(e).to.be.instanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('configuration', () => {
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => cleanup(dir));
+  const file = (obj: unknown) => {
+    const path = join(dir, 'wsgistat.json');
+    writeFileSync(path, typeof obj === 'string' ? obj : JSON.stringify(obj));
+    return path;
+  };
+
+  it('has the documented defaults', () => {
+    const c = resolve(['/run/a.stats']);
+    expect(c.sources.map((s) => [s.address.text, s.label, s.timeoutMs, s.maxBytes])).to.deep.equal([['/run/a.stats', undefined, 3000, 16 * 1024 * 1024]]);
+    expect([...c.records]).to.deep.equal(['summary', 'worker']);
+    expect(c.vars).to.deep.equal({ kind: 'none' });
+    expect(c.errorRecords).to.equal(true);
+    expect(c.hostname).to.equal(hostname());
+    expect(c.check).to.equal(false);
+  });
+
+  it('reads flags in --flag value, --flag=value and short forms', () => {
+    const c = resolve(['-r', 'all', '--timeout=500ms', '--max-bytes', '512K', '--vars', 'PATH_INFO,REQUEST_METHOD', '--no-error-records', '--hostname', 'web1', 'app=@stats']);
+    expect([...c.records]).to.deep.equal(['summary', 'worker', 'core', 'app', 'socket']);
+    expect(c.sources[0]).to.deep.include({ label: 'app', timeoutMs: 500, maxBytes: 512 * 1024 });
+    expect(c.vars).to.deep.equal({ kind: 'some', names: new Set(['PATH_INFO', 'REQUEST_METHOD']) });
+    expect(c.errorRecords).to.equal(false);
+    expect(c.hostname).to.equal('web1');
+  });
+
+  it('takes everything from a config file, with per-source timeouts and labels', () => {
+    const path = file({
+      sources: ['unix:///run/a.stats', { address: '127.0.0.1:1717', label: 'b', timeout: '1s', max_bytes: 1000 }],
+      records: ['summary', 'socket'], timeout: 2, max_bytes: '1MiB', vars: 'all', error_records: false, hostname: 'h',
+    });
+    const c = resolve(['--config', path]);
+    expect(c.sources.map((s) => [s.address.text, s.label, s.timeoutMs, s.maxBytes])).to.deep.equal([
+      ['unix:///run/a.stats', undefined, 2000, 1024 * 1024],
+      ['127.0.0.1:1717', 'b', 1000, 1000],
+    ]);
+    expect([...c.records]).to.deep.equal(['summary', 'socket']);
+    expect(c).to.deep.include({ vars: { kind: 'all' }, errorRecords: false, hostname: 'h' });
+  });
+
+  it('lets flags override the file, and command-line sources replace the file\'s', () => {
+    const path = file({ sources: ['/run/a.stats'], timeout: '2s', records: 'summary' });
+    const c = resolve(['-c', path, '--timeout', '1s', '/run/b.stats']);
+    expect(c.sources.map((s) => [s.address.text, s.timeoutMs])).to.deep.equal([['/run/b.stats', 1000]]);
+    expect([...c.records]).to.deep.equal(['summary']);
+  });
+
+  describe('names the bad key, what was expected and what was given', () => {
+    const cases: [string, () => string, string][] = [
+      ['a bad duration flag', () => configError(['--timeout', 'fast', '/s']), '--timeout: expected a duration such as "3s", "500ms" or a number of seconds, got "fast"'],
+      ['a bad record type', () => configError(['--records', 'summary,workers', '/s']), '--records: expected a list of record types (summary, worker, core, app, socket, all), got "workers"'],
+      ['an unknown flag', () => configError(['--timout', '1s']), 'unknown option --timout (did you mean --timeout?) (see wsgistat --help)'],
+      ['a flag without its value', () => configError(['/s', '--records']), '--records needs a value: LIST (see wsgistat --help)'],
+      ['a bad label', () => configError(['1app=/s']), 'source 1: source "1app=/s": cannot tell what kind of address this is (address forms: unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, http://host:port, http+unix:///path, file:///path.json)'],
+      ['a duplicate label', () => configError(['a=/s', 'a=/t']), 'label "a" is given to more than one source'],
+    ];
+    for (const [what, run, message] of cases) it(what, () => expect(run()).to.equal(message));
+
+    it('an unknown key in the file, with a suggestion', () => {
+      const path = file({ sources: ['/s'], timout: '1s' });
+      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname`);
+    });
+
+    it('a value of the wrong type in the file', () => {
+      const path = file({ sources: ['/s'], max_bytes: -1 });
+      expect(configError(['-c', path])).to.equal(`config file ${path}: "max_bytes": expected a size such as "16MiB", "512K" or a number of bytes, got -1`);
+    });
+
+    it('a bad source entry in the file, by index', () => {
+      const path = file({ sources: ['/s', { address: '/t', lable: 'x' }] });
+      expect(configError(['-c', path])).to.equal(`config file ${path}: "sources"[1].lable: unknown key "lable" (did you mean "label"?); known keys: address, label, timeout, max_bytes`);
+    });
+
+    it('a file that is not JSON, or missing', () => {
+      expect(configError(['-c', file('{"sources": [')])).to.match(/^config file .*wsgistat\.json: not valid JSON \(/);
+      expect(configError(['-c', join(dir, 'none.json')])).to.equal(`config file ${join(dir, 'none.json')}: no such file`);
+    });
+  });
+
+  it('parses durations and sizes in the documented forms', () => {
+    expect([parseDuration('3s', 'x'), parseDuration('500ms', 'x'), parseDuration('1.5', 'x'), parseDuration(2, 'x'), parseDuration('1m', 'x')]).to.deep.equal([3000, 500, 1500, 2000, 60000]);
+    expect([parseSize('16MiB', 'x'), parseSize('512K', 'x'), parseSize('1mb', 'x'), parseSize(100, 'x'), parseSize('2G', 'x')]).to.deep.equal([16777216, 524288, 1048576, 100, 2147483648]);
+    expect(() => parseDuration(0, 'x')).to.throw(ConfigError);
+    expect(() => parseSize('1.5x', 'x')).to.throw(ConfigError);
+  });
+
+  it('documents every option with a default', () => {
+    for (const o of OPTIONS) expect(o.doc, o.flag).to.be.a('string').that.is.not.empty;
+  });
+});
