@@ -62,8 +62,9 @@ export interface UwsgiOptions {
   threads?: number;
   /** More uWSGI options, e.g. ['--stats-minified']. */
   extra?: string[];
-  /** Use this ini file instead of building the command line (the conf/ spec). */
-  ini?: string;
+  /** Start from an ini file instead (the conf/ spec): given the server's temporary directory and
+   *  HTTP port, returns the ini's text and the stats address wsgistat should read. */
+  ini?: (dir: string, httpPort: number) => { text: string; stats: string };
 }
 
 export interface Uwsgi {
@@ -113,8 +114,15 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
     statsArg = `127.0.0.1:${port}`;
     stats = `${opts.statsHttp ? 'http' : 'tcp'}://${statsArg}`;
   }
-  const args = opts.ini
-    ? ['--ini', opts.ini]
+  let ini: string[] | undefined;
+  if (opts.ini) {
+    const built = opts.ini(dir, httpPort);
+    writeFileSync(join(dir, 'uwsgi.ini'), built.text);
+    ini = ['--ini', join(dir, 'uwsgi.ini')];
+    stats = built.stats;
+  }
+  const args = ini
+    ? ini
     : [
         '--plugin', 'python3', '--master', '--die-on-term', '--need-app',
         '--workers', String(opts.workers ?? 2), '--threads', String(opts.threads ?? 2),

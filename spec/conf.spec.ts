@@ -1,0 +1,139 @@
+// Every sample in conf/ is checked here, so that the samples and wsgistat cannot drift apart.
+
+import { expect } from 'chai';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wsgistat } from './helpers/run.js';
+import { APP, needs, startUwsgi, until, type Uwsgi } from './helpers/servers.js';
+
+const conf = (name: string) => readFileSync(fileURLToPath(new URL(`../../conf/${name}`, import.meta.url)), 'utf8');
+
+interface Section { name: string; params: Record<string, string>; sections: Section[] }
+
+/** Fluentd's config syntax, as far as the samples use it: <section arg>, key value, # comments. */
+function parseFluentd(text: string): Section {
+  const root: Section = { name: 'root', params: {}, sections: [] };
+  const stack = [root];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const open = /^<([a-z_]+)(\s[^>]*)?>$/.exec(line);
+    const close = /^<\/([a-z_]+)>$/.exec(line);
+    if (open) {
+      const s: Section = { name: open[1]!, params: {}, sections: [] };
+      stack.at(-1)!.sections.push(s);
+      stack.push(s);
+    } else if (close) {
+      expect(stack.pop()!.name, `closing </${close[1]}>`).to.equal(close[1]);
+    } else {
+      const m = /^(\S+)\s+(.*)$/.exec(line);
+      expect(m, `a "key value" line: ${line}`).to.not.equal(null);
+      stack.at(-1)!.params[m![1]!] = m![2]!;
+    }
+  }
+  expect(stack, 'every section closed').to.have.length(1);
+  return root;
+}
+
+/** The [uwsgi] section's key = value lines. */
+function parseIni(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([a-z0-9-]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+const INI = parseIni(conf('uwsgi.ini'));
+
+/** Starts real uWSGI from conf/uwsgi.ini with its stats socket, app and port moved to a temporary place. */
+function sampleIni(dir: string, httpPort: number) {
+  const stats = join(dir, 'app.stats');
+  const text = conf('uwsgi.ini')
+    .replaceAll(INI.stats!, stats)
+    .replaceAll(INI['wsgi-file']!, APP)
+    .replaceAll(INI['http-socket']!, `127.0.0.1:${httpPort}`);
+  return { text, stats: `unix://${stats}` };
+}
+
+describe('conf/ samples', () => {
+  const servers: Uwsgi[] = [];
+  after(async () => {
+    await Promise.all(servers.map((u) => u.stop()));
+  });
+  async function sampleServer(ctx: Mocha.Context): Promise<Uwsgi> {
+    needs(ctx, 'uwsgi');
+    const u = await startUwsgi({ ini: sampleIni });
+    servers.push(u);
+    return u;
+  }
+
+  it('uwsgi.ini starts uWSGI with a stats socket that wsgistat reads, memory figures included', async function () {
+    const u = await sampleServer(this);
+    const before = (await wsgistat([u.stats])).records[0]!.requests as number;
+    for (let i = 0; i < 8; i++) await u.get('/');
+    const run = await until('uWSGI to count the 8 requests', async () => {
+      const r = await wsgistat([u.stats]);
+      return r.records[0]!.requests === before + 8 ? r : undefined;
+    });
+    expect(run.code).to.equal(0);
+    expect(run.stderr).to.equal('');
+    const summary = run.records[0]!;
+    expect(summary).to.include({ type: 'summary', workers: Number(INI.workers), cores: Number(INI.workers) * Number(INI.threads), workers_idle: Number(INI.workers) });
+    expect(summary.rss, 'memory-report = true fills rss').to.be.above(0);
+    const mode = statSync(u.stats.replace('unix://', '')).mode & 0o777;
+    expect(mode.toString(8), 'chmod-socket applies to the stats socket').to.equal(INI['chmod-socket']);
+  });
+
+  describe('td-agent.conf', () => {
+    const root = parseFluentd(conf('td-agent.conf'));
+    const source = root.sections.find((s) => s.name === 'source')!;
+    const argv = source.params.command!.split(/\s+/);
+
+    it('is an in_exec source that runs wsgistat every interval and parses JSON lines into events with its time', () => {
+      expect(source.params).to.include({ '@type': 'exec', tag: 'uwsgi.stats', run_interval: '10s' });
+      expect(source.sections.find((s) => s.name === 'parse')!.params).to.deep.equal({ '@type': 'json' });
+      expect(source.sections.find((s) => s.name === 'extract')!.params).to.deep.equal({ time_key: 'time', time_type: 'float' });
+      expect(argv[0]).to.match(/\/wsgistat$/);
+      expect(root.sections.find((s) => s.name === 'match')!.params['@type']).to.equal('stdout');
+    });
+
+    it('runs a command wsgistat accepts, reading the socket uwsgi.ini opens', async () => {
+      const check = await wsgistat(['--check', ...argv.slice(1)]);
+      expect(check.code, check.stderr).to.equal(0);
+      const sources = JSON.parse(check.stdout).sources;
+      expect(sources).to.have.length(1);
+      expect(sources[0].endpoint).to.deep.equal({ kind: 'unix', path: INI.stats });
+    });
+
+    it('gives in_exec one JSON object per line, each with a float time, from a real server', async function () {
+      const u = await sampleServer(this);
+      const args = argv.slice(1).map((a) => (a === `unix://${INI.stats}` ? u.stats : a));
+      const run = await wsgistat(args);
+      expect(run.code).to.equal(0);
+      const lines = run.stdout.split('\n');
+      expect(lines.pop(), 'the output ends with a newline').to.equal('');
+      expect(lines.length).to.equal(1 + Number(INI.workers));
+      for (const line of lines) {
+        const record = JSON.parse(line);
+        expect(record).to.be.an('object').that.is.not.an('array');
+        expect(record.time).to.be.a('number');
+        for (const v of Object.values(record)) expect(v, 'flat: no nested objects or arrays').to.not.be.an('object');
+      }
+    });
+  });
+
+  it('wsgistat.json is a config file wsgistat accepts, as the README describes it', async () => {
+    const path = fileURLToPath(new URL('../../conf/wsgistat.json', import.meta.url));
+    const run = await wsgistat(['--check', '--config', path]);
+    expect(run.code, run.stderr).to.equal(0);
+    const resolved = JSON.parse(run.stdout);
+    expect(resolved.sources.map((s: { label: string; address: string; timeout_ms: number }) => [s.label, s.address, s.timeout_ms])).to.deep.equal([
+      ['app', 'unix:///run/uwsgi/app.stats', 3000],
+      ['api', 'http://127.0.0.1:1717', 1000],
+    ]);
+    expect(resolved).to.deep.include({ records: ['summary', 'worker'], vars: 'none', error_records: true });
+  });
+});
