@@ -1,5 +1,5 @@
 // One JSON schema per record type. They fix the field order of the output, give fast-json-stringify
-// what it needs to precompile a serializer (see compile.ts), and document every field: the README's
+// what it needs to precompile a serializer (see ../build.ts), and document every field: the README's
 // field tables say the same, and spec/records/schemas.spec.ts checks that they do.
 // `additionalProperties: true` keeps any scalar field a newer uWSGI adds.
 

@@ -1,3 +1,3 @@
-// Types of the module compile.ts generates at build time.
+// Types of the module ../build.ts generates at build time.
 declare const serializers: Record<string, (record: object) => string>;
 export = serializers;

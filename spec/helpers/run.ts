@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../lib/cli.js', import.meta.url));
+// The installed command: the bundle that `npm run build` makes.
+export const CLI = fileURLToPath(new URL('../../bin/wsgistat.cjs', import.meta.url));
 
 export interface Run {
   code: number | null;

@@ -1,0 +1,76 @@
+// One-shot start-up cost: wsgistat reading a real uWSGI over a unix socket, against `node -e ''`
+// in the same run, interleaved, repeated; medians. Run on demand: `npm run bench`.
+// Goals (issue #2): wall time at most 1.25x and peak RSS at most 1.3x those of `node -e ''`.
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startUwsgi } from '../spec/helpers/servers.js';
+
+const CLI = fileURLToPath(new URL('../bin/wsgistat.cjs', import.meta.url));
+const MAXRSS = fileURLToPath(new URL('../../bench/maxrss.cjs', import.meta.url));
+const ROUNDS = Number(process.env.ROUNDS ?? 40);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
+
+function wall(args: string[]): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+function maxRss(args: string[]): number {
+  const r = spawnSync(process.execPath, ['-r', MAXRSS, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+  return Number(String(r.output[3]).trim()) / 1024;
+}
+
+export interface Case { name: string; args: string[] }
+
+export async function compare(cases: Case[]): Promise<void> {
+  const baseline: Case = { name: "node -e ''", args: ['-e', ''] };
+  const all = [baseline, ...cases];
+  const times = new Map(all.map((c) => [c.name, [] as number[]]));
+  const rss = new Map(all.map((c) => [c.name, [] as number[]]));
+  for (let i = 0; i < 3; i++) all.forEach((c) => wall(c.args)); // warm the page cache
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate the order, so that neither side always runs first.
+    for (const c of i % 2 ? [...all].reverse() : all) {
+      times.get(c.name)!.push(wall(c.args));
+      rss.get(c.name)!.push(maxRss(c.args));
+    }
+  }
+  const base = { t: median(times.get(baseline.name)!), m: median(rss.get(baseline.name)!) };
+  console.log(`${ROUNDS} rounds, interleaved; node ${process.version}\n`);
+  console.log('case'.padEnd(44) + 'wall median   p90      ratio   peak RSS median  ratio');
+  for (const c of all) {
+    const t = median(times.get(c.name)!);
+    const m = median(rss.get(c.name)!);
+    console.log(
+      c.name.padEnd(44) + `${t.toFixed(1)} ms`.padEnd(14) + `${p90(times.get(c.name)!).toFixed(1)} ms`.padEnd(9) +
+      `${(t / base.t).toFixed(3)}x`.padEnd(8) + `${m.toFixed(1)} MiB`.padEnd(17) + `${(m / base.m).toFixed(3)}x`,
+    );
+  }
+}
+
+async function main() {
+  const u = await startUwsgi({ stats: 'unix', workers: 4, threads: 2 });
+  try {
+    await compare([
+      { name: 'wsgistat unix:// (summary,worker)', args: [CLI, u.stats] },
+      { name: 'wsgistat unix:// --records all', args: [CLI, '--records', 'all', u.stats] },
+    ]);
+  } finally {
+    await u.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
