@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeJson } from '../../../lib/sources/json.js';
 import { shapeUwsgi, type VarsPolicy } from '../../../lib/sources/uwsgi/shape.js';
+import { unwrap } from '../../../lib/sources/uwsgi/transport.js';
 import { RECORD_TYPES, type RecordType } from '../../../lib/records/types.js';
 
 const doc = (name: string): any => decodeJson(readFileSync(fileURLToPath(new URL(`../../../../spec/fixtures/uwsgi/${name}`, import.meta.url))), name).value;
@@ -107,6 +108,20 @@ describe('uWSGI records from captured documents', () => {
       },
       { type: 'core', worker_id: 1, core_id: 0, requests: 2, ...idleCore, in_request: 0 },
     ]);
+  });
+
+  it('reads the answer of a --stats-http server, headers and all', () => {
+    const raw = readFileSync(fileURLToPath(new URL('../../../../spec/fixtures/uwsgi/stats-http.raw', import.meta.url)));
+    const { payload, served } = unwrap(raw, 'x');
+    expect(served).to.equal('http');
+    expect(payload.subarray(0, 2).toString()).to.equal('{\n');
+    const records = shape(decodeJson(payload, 'x').value, ['summary', 'worker']);
+    expect(records[1]).to.deep.equal({
+      type: 'worker', worker_id: 1, pid: 4211, accepting: 1, requests: 2, delta_requests: 2, exceptions: 0, harakiri_count: 0,
+      signals: 0, signal_queue: 0, status: 'idle', rss: 0, vsz: 0, running_time: 197, last_spawn: 1795298961,
+      respawn_count: 1, tx: 96, avg_rt: 66, cores: 1, cores_busy: 0, apps: 1,
+    });
+    expect(records[0]).to.include({ type: 'summary', pid: 4210, workers: 1, workers_idle: 1, requests: 2, cores: 1 });
   });
 
   describe('request variables (vars)', () => {
