@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 // The command line: the only file that touches argv, exit codes and signals.
-// cli → config → pipeline tick → sources collect → records → sinks write.
+// cli → config → schedule → pipeline tick → sources collect → records (rates) → sinks write.
 
 import { readFileSync } from 'node:fs';
 import { resolveConfig, parseArgv, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { helpText } from './help.js';
 import * as log from './log.js';
-import { tick } from './pipeline.js';
+import { tick, type TickOptions } from './pipeline.js';
+import type { RateState } from './records/rates.js';
+import type { RecordType } from './records/types.js';
+import { alignedEvery, cronNext, cronProblem, scheduler } from './schedule.js';
 import { stdoutSink } from './sinks/stdout.js';
-import { createSource } from './sources/index.js';
+import { createSource, type Source } from './sources/index.js';
+import { loadStates, saveStates } from './state.js';
 
 const EXIT_OK = 0;
 const EXIT_SOURCE_FAILED = 1;
@@ -37,11 +41,14 @@ function describe(config: Config): object {
     vars: config.vars.kind === 'some' ? [...config.vars.names] : config.vars.kind,
     error_records: config.errorRecords,
     hostname: config.hostname,
+    schedule: config.intervalMs ? { interval_ms: config.intervalMs } : config.cron ? { cron: config.cron } : 'once',
+    state_file: config.stateFile ?? null,
+    max_gap_ms: config.maxGapMs,
   };
 }
 
-async function main(argv: string[]): Promise<number> {
-  let config: Config;
+/** Parses and checks everything, before any source is read. */
+async function configure(argv: string[]): Promise<Config | number> {
   try {
     const args = parseArgv(argv);
     if (args.flags.get('--help')) {
@@ -52,26 +59,78 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`wsgistat ${version()}\n`);
       return EXIT_OK;
     }
-    config = resolveConfig(args);
+    const config = resolveConfig(args);
     if (config.sources.length === 0) {
       throw new ConfigError('no source given, e.g. wsgistat unix:///run/uwsgi/app.stats (see wsgistat --help)');
     }
+    const cronError = config.cron ? await cronProblem(config.cron) : undefined;
+    if (cronError) throw new ConfigError(`--cron: expected a cron expression such as "*/10 * * * * *", got ${JSON.stringify(config.cron)} (${cronError})`);
+    return config;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     log.error('config', e.message);
     return EXIT_USAGE;
   }
+}
+
+function readState(config: Config): Map<string, RateState> {
+  if (!config.stateFile) return new Map();
+  const { states, notice } = loadStates(config.stateFile, config.hostname);
+  if (notice) log.warn('wsgistat', notice);
+  return states;
+}
+
+function writeState(config: Config, states: Map<string, RateState>): void {
+  if (!config.stateFile) return;
+  try {
+    saveStates(config.stateFile, config.hostname, states);
+  } catch (e) {
+    log.warn('wsgistat', `cannot write state file ${config.stateFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the next run gets no rates`);
+  }
+}
+
+/** Stays up and samples on the schedule until SIGTERM or SIGINT, then finishes the tick in flight. */
+async function continuous(config: Config, sources: Source[], opts: TickOptions, write: TickOptions['rates']): Promise<number> {
+  const next = config.cron ? await cronNext(config.cron) : alignedEvery(config.intervalMs!);
+  const s = scheduler(next);
+  const stop = () => s.stop();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const sinks = [stdoutSink({ onClosed: () => process.exit(EXIT_OK) })];
+  await s.run(
+    async () => {
+      await tick(sources, sinks, opts);
+    },
+    (due, since) => log.warn('wsgistat', `skipped the tick due at ${new Date(due).toISOString()}: the tick of ${new Date(since).toISOString()} is still running`),
+  );
+  await Promise.all(sinks.map((sink) => sink.close()));
+  if (config.stateFileGiven && write) writeState(config, write.states);
+  return EXIT_OK;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const config = await configure(argv);
+  if (typeof config === 'number') return config;
   if (config.check) {
     process.stdout.write(JSON.stringify(describe(config), null, 2) + '\n');
     return EXIT_OK;
   }
+  const oneShot = !config.intervalMs && !config.cron;
+  // Rates need a previous sample: in memory when continuous, in the state file when one-shot.
+  const withRates = !oneShot || config.stateFile !== undefined;
+  const shapeRecords = new Set<RecordType>(config.records);
+  if (withRates) ['summary', 'worker'].forEach((t) => shapeRecords.add(t as RecordType));
+  const sources = config.sources.map((spec) => createSource(spec, { records: shapeRecords, vars: config.vars }));
+  const useStateFile = oneShot || config.stateFileGiven;
+  const rates = withRates ? { states: useStateFile ? readState(config) : new Map<string, RateState>(), maxGapMs: config.maxGapMs } : undefined;
+  const opts: TickOptions = { hostname: config.hostname, errorRecords: config.errorRecords, records: config.records, rates };
+  if (!oneShot) return continuous(config, sources, opts, rates);
 
-  const shape = { records: config.records, vars: config.vars };
-  const sources = config.sources.map((spec) => createSource(spec, shape));
   // A reader that goes away early (`wsgistat | head -1`) is not an error: stop quietly.
   const sinks = [stdoutSink({ onClosed: () => process.exit(EXIT_OK) })];
-  const { failed } = await tick(sources, sinks, { hostname: config.hostname, errorRecords: config.errorRecords });
+  const { failed } = await tick(sources, sinks, opts);
   await Promise.all(sinks.map((s) => s.close()));
+  if (rates) writeState(config, rates.states);
   return failed > 0 ? EXIT_SOURCE_FAILED : EXIT_OK;
 }
 

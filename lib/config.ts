@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseAddress } from './sources/address.js';
-import type { SourceSpec } from './sources/types.js';
+import { sourceKey, type SourceSpec } from './sources/index.js';
+import { defaultStatePath } from './state.js';
 import type { VarsPolicy } from './sources/uwsgi/shape.js';
 import { RECORD_TYPES, type RecordType } from './records/types.js';
 
@@ -17,6 +18,16 @@ export interface Config {
   vars: VarsPolicy;
   errorRecords: boolean;
   hostname: string;
+  /** Continuous mode: a tick every this many ms, on the wall clock; undefined with --cron or one-shot. */
+  intervalMs?: number;
+  /** Continuous mode on a cron expression. */
+  cron?: string;
+  /** Where one-shot runs keep the previous sample; undefined with --no-state. */
+  stateFile?: string;
+  /** Whether stateFile was given rather than defaulted (continuous mode only uses a given one). */
+  stateFileGiven: boolean;
+  /** A previous sample older than this gives no rates. */
+  maxGapMs: number;
   /** Validate and print the resolved configuration; read no source. */
   check: boolean;
 }
@@ -42,6 +53,11 @@ export const OPTIONS: OptionDef[] = [
   { flag: '--vars', key: 'vars', kind: 'vars', arg: 'LIST', default: 'none', doc: 'request variables of busy cores to add to core records as var_NAME (NAME,NAME or all); they can hold secrets' },
   { flag: '--no-error-records', key: 'error_records', kind: 'bool', default: 'error records on', doc: 'do not print a type "error" record for a failed source (stderr still says why)' },
   { flag: '--hostname', key: 'hostname', kind: 'string', arg: 'NAME', default: "this machine's hostname", doc: 'value of the host field' },
+  { flag: '--interval', short: '-i', key: 'interval', kind: 'duration', arg: 'DURATION', default: 'none: sample once and exit', doc: 'stay up and sample every DURATION, on the wall clock (10s ticks at :00, :10, ...)' },
+  { flag: '--cron', key: 'cron', kind: 'string', arg: 'EXPR', default: 'none', doc: "stay up and sample when a cron expression matches (a leading seconds field is allowed: '*/10 * * * * *')" },
+  { flag: '--state-file', key: 'state_file', kind: 'path', arg: 'PATH', default: '~/.local/state/wsgistat/state-<sources>.json', doc: 'where a one-shot run keeps its sample for the next run\'s rates (continuous mode: loaded at start, saved at exit)' },
+  { flag: '--no-state', key: 'state', kind: 'bool', default: 'state on', doc: 'keep no state file: one-shot runs print no rates' },
+  { flag: '--max-gap', key: 'max_gap', kind: 'duration', arg: 'DURATION', default: '10m', doc: 'a previous sample older than this gives no rates' },
   { flag: '--check', kind: 'bool', default: 'off', doc: 'check the options and addresses, print the resolved configuration as JSON, read nothing' },
   { flag: '--help', short: '-h', kind: 'bool', default: '', doc: 'show this help' },
   { flag: '--version', short: '-V', kind: 'bool', default: '', doc: 'print the version' },
@@ -250,6 +266,16 @@ export function resolveConfig(args: Argv): Config {
   } else {
     sources = [];
   }
+  const iv = pick('interval', '--interval');
+  const cr = pick('cron', '--cron');
+  if (cr && (typeof cr.v !== 'string' || cr.v.trim() === '')) bad(cr.origin, 'a cron expression such as "*/10 * * * * *"', cr.v);
+  if (iv && cr) throw new ConfigError(`${iv.origin} and ${cr.origin} both set the schedule; give one`);
+  const sf = pick('state_file', '--state-file');
+  if (sf && (typeof sf.v !== 'string' || sf.v === '')) bad(sf.origin, 'a file path', sf.v);
+  const st = pick('state', '--no-state');
+  if (st && typeof st.v !== 'boolean') bad(st.origin, 'true or false', st.v);
+  const mg = pick('max_gap', '--max-gap');
+
   const labels = sources.flatMap((s) => (s.label ? [s.label] : []));
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) throw new ConfigError(`label "${dup}" is given to more than one source`);
@@ -260,6 +286,11 @@ export function resolveConfig(args: Argv): Config {
     vars: vars ? parseVars(vars.v, vars.origin) : { kind: 'none' },
     errorRecords: er ? (er.v as boolean) : true,
     hostname: h ? (h.v as string) : osHostname(),
+    intervalMs: iv ? parseDuration(iv.v, iv.origin) : undefined,
+    cron: cr ? (cr.v as string).trim() : undefined,
+    stateFile: st?.v === false ? undefined : sf ? (sf.v as string) : defaultStatePath(sources.map(sourceKey)),
+    stateFileGiven: sf !== undefined && st?.v !== false,
+    maxGapMs: mg ? parseDuration(mg.v, mg.origin) : 10 * 60 * 1000,
     check: args.flags.get('--check') === true,
   };
 }

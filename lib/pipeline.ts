@@ -1,15 +1,21 @@
-// One tick: collect from every source at once, stamp the common fields, turn failures into error
-// records, and hand the lot to every sink. One failing source never stops the others.
+// One tick: collect from every source at once, turn counters into rates, stamp the common fields,
+// turn failures into error records, and hand the lot to every sink. One failing source never
+// stops the others.
 
 import { SourceError } from './errors.js';
 import * as log from './log.js';
-import type { Body, Rec } from './records/types.js';
+import { applyRates, type RateState } from './records/rates.js';
+import type { Body, Rec, RecordType } from './records/types.js';
 import type { Sink } from './sinks/types.js';
-import type { Source } from './sources/index.js';
+import { sourceKey, type Source } from './sources/index.js';
 
 export interface TickOptions {
   hostname: string;
   errorRecords: boolean;
+  /** Record types to hand to the sinks. */
+  records: ReadonlySet<RecordType>;
+  /** Previous samples by source key, updated in place; undefined: no rates. */
+  rates?: { states: Map<string, RateState>; maxGapMs: number };
   /** Injectable clock, epoch milliseconds. */
   now?: () => number;
 }
@@ -40,16 +46,26 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
   const now = opts.now ?? Date.now;
   const results = await Promise.allSettled(sources.map((s) => s.collect()));
   // One time for the whole tick, so that its records group together downstream.
-  const time = Math.round(now()) / 1000;
+  const timeMs = Math.round(now());
+  const time = timeMs / 1000;
   const records: Rec[] = [];
   let failed = 0;
   results.forEach((result, i) => {
     const s = sources[i]!;
     if (result.status === 'fulfilled') {
       for (const notice of result.value.notices) log.warn(sourceName(s), notice);
-      records.push(...stamp(result.value.bodies, s, result.value.server, time, opts.hostname));
+      let bodies = result.value.bodies;
+      if (opts.rates) {
+        const key = sourceKey(s.spec);
+        const r = applyRates(bodies, timeMs, opts.rates.states.get(key), opts.rates.maxGapMs);
+        opts.rates.states.set(key, r.state);
+        if (r.notice) log.warn(sourceName(s), r.notice);
+        bodies = bodies.filter((b) => opts.records.has(b.type as RecordType));
+      }
+      records.push(...stamp(bodies, s, result.value.server, time, opts.hostname));
       return;
     }
+    // The previous sample is kept: the next good one gets rates over the longer gap.
     failed++;
     const err = asSourceError(result.reason);
     log.error(sourceName(s), err.message);

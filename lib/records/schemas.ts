@@ -30,6 +30,25 @@ const workerTotals = {
   respawn_count: num('worker spawns, summed over workers (counter)'),
 };
 
+/** Counters of summary and worker records that get a change and a rate (records/rates.ts). */
+export const COUNTERS = ['requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'running_time', 'respawn_count'] as const;
+
+const UNITS: Record<string, string> = { tx: 'bytes', running_time: 'µs' };
+
+/** The fields records/rates.ts adds from the second sample on. */
+function rateFields(scope: string): Record<string, Field> {
+  const fields: Record<string, Field> = {
+    rate_interval: num('seconds between this sample and the previous one, which the fields below cover; absent on a first sample'),
+    mean_rt: num(`mean request time over the interval, µs: running_time_delta / requests_delta ${scope}; absent when no request ended`),
+  };
+  for (const c of COUNTERS) {
+    const unit = UNITS[c] ? `, ${UNITS[c]}` : '';
+    fields[`${c}_delta`] = num(`change of ${c} since the previous sample${unit}; never negative (see "Rates")`);
+    fields[`${c}_per_sec`] = num(`${c}_delta / rate_interval${unit ? `${unit} per second` : ''}`);
+  }
+  return fields;
+}
+
 function schema(properties: Record<string, Field>): Schema {
   return { type: 'object', properties: { ...common, ...properties }, additionalProperties: true };
 }
@@ -58,6 +77,8 @@ export const schemas = {
     sockets: num('distinct listening sockets'),
     sockets_queue: num('accept backlog, summed over sockets'),
     sockets_max_queue: num('accept backlog limits, summed over sockets'),
+    ...rateFields('(server)'),
+    stalled: { type: 'boolean', description: 'true when connections wait (listen_queue > 0, not shrinking) while no worker is busy and no counter moved: a stuck server that looks idle; absent on a first sample' },
   }),
   worker: schema({
     worker_id: num('worker slot id (uWSGI `id`, from 1)'),
@@ -80,6 +101,7 @@ export const schemas = {
     cores: num('cores (threads or async cores) of this worker; absent with --stats-no-cores'),
     cores_busy: num('cores of this worker in a request; absent with --stats-no-cores'),
     apps: num('applications loaded in this worker'),
+    ...rateFields('(this worker)'),
   }),
   core: schema({
     worker_id: num('worker slot id'),

@@ -14,4 +14,7 @@ export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
   }
 }
 
+/** What a source's previous sample is kept under (state file, rates): its label and address. */
+export const sourceKey = (spec: SourceSpec): string => `${spec.label ?? ''}=${spec.address.text}`;
+
 export type { Source, SourceSpec, Sample, ShapeOptions } from './types.js';

@@ -1,0 +1,104 @@
+// Counters into honest rates. Pure: given the previous sample's state and this sample's summary
+// and worker records, adds <counter>_delta, <counter>_per_sec, rate_interval, mean_rt and stalled,
+// and returns the state to keep for the next sample.
+//
+// Reset-aware, never negative, never a spike:
+// - uWSGI keeps a worker slot's counters across respawns, so a respawned worker (new pid) simply
+//   continues. A slot whose respawn_count went down, or a server with a new master pid (a restart
+//   or reload), started again from zero after the previous sample: its change is its current value.
+//   So is any single counter that went down, and a slot that was not there before.
+// - The server's change is the sum of its workers' changes, so one worker's reset does not drag the
+//   total down, and a slot that disappears takes nothing away.
+// - First sample, a previous sample from the future, or one older than maxGapMs: no rate fields.
+// - avg_rt is not a mean and never decays; mean_rt = Δrunning_time / Δrequests over the interval.
+
+import { COUNTERS } from './schemas.js';
+import type { Body } from './types.js';
+
+type Counts = Partial<Record<(typeof COUNTERS)[number], number>>;
+
+export interface SlotState { pid?: number; respawn_count?: number; c: Counts }
+
+/** What is kept of a sample, in memory or in the state file, to compute the next one's rates. */
+export interface RateState {
+  /** Epoch milliseconds. */
+  time: number;
+  pid?: number;
+  listen_queue?: number;
+  workers: Record<string, SlotState>;
+}
+
+export interface RateResult {
+  state: RateState;
+  /** Why no rates were added, when that is worth saying. */
+  notice?: string;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const round = (x: number, places: number) => Math.round(x * 10 ** places) / 10 ** places;
+
+function counts(b: Body): Counts {
+  const c: Counts = {};
+  for (const k of COUNTERS) {
+    const v = num(b[k]);
+    if (v !== undefined) c[k] = v;
+  }
+  return c;
+}
+
+/** Changes of one worker slot's counters since the previous sample. */
+function slotDeltas(now: Counts, prev: SlotState | undefined, restarted: boolean, respawns?: number): Counts {
+  const reset = restarted || !prev || (respawns !== undefined && prev.respawn_count !== undefined && respawns < prev.respawn_count);
+  const d: Counts = {};
+  for (const k of COUNTERS) {
+    const cur = now[k];
+    if (cur === undefined) continue;
+    const before = reset ? undefined : prev.c[k];
+    d[k] = before === undefined || cur < before ? cur : cur - before;
+  }
+  return d;
+}
+
+function addRates(b: Body, d: Counts, seconds: number): void {
+  b.rate_interval = round(seconds, 3);
+  if (d.requests !== undefined && d.running_time !== undefined && d.requests > 0) b.mean_rt = round(d.running_time / d.requests, 1);
+  for (const k of COUNTERS) {
+    if (d[k] === undefined) continue;
+    b[`${k}_delta`] = d[k];
+    b[`${k}_per_sec`] = round(d[k]! / seconds, 3);
+  }
+}
+
+/** The stall signature of protocols.md §1: connections wait, nobody works, nothing moves. */
+function stalled(summary: Body, d: Counts, prevQueue: number | undefined): boolean {
+  const queue = num(summary.listen_queue) ?? 0;
+  const moved = COUNTERS.some((k) => k !== 'respawn_count' && (d[k] ?? 0) > 0);
+  return queue > 0 && queue >= (prevQueue ?? 0) && (num(summary.workers_busy) ?? 0) === 0 && !moved;
+}
+
+/** Adds rate fields to the summary and worker bodies of one sample (in place). */
+export function applyRates(bodies: Body[], timeMs: number, prev: RateState | undefined, maxGapMs: number): RateResult {
+  const summary = bodies.find((b) => b.type === 'summary');
+  const workers = bodies.filter((b) => b.type === 'worker');
+  const state: RateState = { time: timeMs, pid: num(summary?.pid), listen_queue: num(summary?.listen_queue), workers: {} };
+  for (const w of workers) state.workers[String(w.worker_id)] = { pid: num(w.pid), respawn_count: num(w.respawn_count), c: counts(w) };
+  if (!prev) return { state };
+  const gap = timeMs - prev.time;
+  if (gap <= 0 || gap > maxGapMs) {
+    return { state, notice: `the previous sample is ${Math.round(gap / 1000)} s old, outside 0 to ${maxGapMs / 1000} s (--max-gap): no rates this time` };
+  }
+  const seconds = gap / 1000;
+  const restarted = state.pid !== undefined && prev.pid !== undefined && state.pid !== prev.pid;
+  const total: Counts = {};
+  for (const w of workers) {
+    const id = String(w.worker_id);
+    const d = slotDeltas(state.workers[id]!.c, prev.workers[id], restarted, state.workers[id]!.respawn_count);
+    addRates(w, d, seconds);
+    for (const k of COUNTERS) if (d[k] !== undefined) total[k] = (total[k] ?? 0) + d[k]!;
+  }
+  if (summary) {
+    addRates(summary, total, seconds);
+    summary.stalled = stalled(summary, total, restarted ? undefined : prev.listen_queue);
+  }
+  return { state };
+}

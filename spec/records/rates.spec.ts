@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import { applyRates, type RateState } from '../../lib/records/rates.js';
+import type { Body } from '../../lib/records/types.js';
+
+const GAP = 10 * 60 * 1000;
+
+function sample(pid: number, workers: Partial<Record<string, number>>[], extra: Body = { type: 'summary' }): Body[] {
+  const ws: Body[] = workers.map((w, i) => ({
+    type: 'worker', worker_id: i + 1, pid: 100 + i, status: 'idle', requests: 0, exceptions: 0, harakiri_count: 0,
+    signals: 0, tx: 0, running_time: 0, respawn_count: 1, ...w,
+  }) as Body);
+  const summary: Body = { ...extra, type: 'summary', pid, listen_queue: 0, workers_busy: 0 };
+  for (const k of ['requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'running_time', 'respawn_count']) {
+    summary[k] = ws.reduce((s, w) => s + (w[k] as number), 0);
+  }
+  return [{ ...summary, ...extra, type: 'summary' }, ...ws];
+}
+
+function series(samples: [number, Body[]][]): Body[][] {
+  let state: RateState | undefined;
+  return samples.map(([t, bodies]) => {
+    state = applyRates(bodies, t, state, GAP).state;
+    return bodies;
+  });
+}
+
+const zeros = (keys: string[]) => Object.fromEntries(keys.flatMap((k) => [[`${k}_delta`, 0], [`${k}_per_sec`, 0]]));
+const OTHER = ['exceptions', 'harakiri_count', 'signals', 'respawn_count'];
+
+describe('rates', () => {
+  it('adds no rate fields to a first sample', () => {
+    const [s] = series([[1000, sample(1, [{ requests: 5 }])]]);
+    expect(s![0]).to.not.have.any.keys('rate_interval', 'requests_delta', 'stalled');
+  });
+
+  it('turns counters into changes and per-second rates, and gives the true mean request time', () => {
+    const [, second] = series([
+      [0, sample(1, [{ requests: 10, running_time: 5000, tx: 1000 }, { requests: 4, running_time: 1000, tx: 100 }])],
+      [10_000, sample(1, [{ requests: 30, running_time: 9000, tx: 3000, avg_rt: 999 }, { requests: 4, running_time: 1000, tx: 100 }])],
+    ]);
+    const [summary, w1, w2] = second!;
+    expect(summary).to.deep.include({
+      rate_interval: 10, mean_rt: 200, requests_delta: 20, requests_per_sec: 2, running_time_delta: 4000, running_time_per_sec: 400,
+      tx_delta: 2000, tx_per_sec: 200, stalled: false, ...zeros(OTHER),
+    });
+    expect(w1).to.deep.include({ rate_interval: 10, mean_rt: 200, requests_delta: 20, requests_per_sec: 2, avg_rt: 999 });
+    expect(w2).to.deep.include({ rate_interval: 10, requests_delta: 0, requests_per_sec: 0 });
+    expect(w2, 'no mean without a request').to.not.have.property('mean_rt');
+  });
+
+  it('follows a respawned worker whose slot keeps its counters (uWSGI), without a spike', () => {
+    const [, second] = series([
+      [0, sample(1, [{ pid: 100, requests: 5, respawn_count: 1 }])],
+      [5_000, sample(1, [{ pid: 555, requests: 7, respawn_count: 3 }])],
+    ]);
+    expect(second![1]).to.deep.include({ requests_delta: 2, respawn_count_delta: 2, respawn_count_per_sec: 0.4 });
+  });
+
+  it('counts from zero when a slot was reset (respawn_count went down) or a counter went down', () => {
+    const [, second] = series([
+      [0, sample(1, [{ requests: 500, respawn_count: 4 }, { requests: 300, tx: 900 }])],
+      [10_000, sample(1, [{ requests: 3, respawn_count: 1 }, { requests: 310, tx: 50 }])],
+    ]);
+    const [summary, w1, w2] = second!;
+    expect(w1).to.deep.include({ requests_delta: 3, respawn_count_delta: 1 });
+    expect(w2).to.deep.include({ requests_delta: 10, tx_delta: 50 });
+    expect(summary).to.deep.include({ requests_delta: 13, tx_delta: 50 });
+  });
+
+  it('counts from zero after a server restart (new master pid), never negative', () => {
+    const [, second] = series([
+      [0, sample(1, [{ requests: 1000 }, { requests: 900 }])],
+      [10_000, sample(2, [{ requests: 6 }, { requests: 1200 }])],
+    ]);
+    expect(second![0]).to.deep.include({ requests_delta: 1206, requests_per_sec: 120.6 });
+  });
+
+  it('takes nothing away for a slot that disappears, and counts a new slot from zero', () => {
+    const [, second] = series([
+      [0, sample(1, [{ requests: 10 }, { requests: 10 }])],
+      [10_000, sample(1, [{ requests: 15 }])],
+    ]);
+    expect(second![0]).to.deep.include({ requests_delta: 5 });
+    const [, third] = series([
+      [0, sample(1, [{ requests: 10 }])],
+      [10_000, sample(1, [{ requests: 15 }, { requests: 4 }])],
+    ]);
+    expect(third![0]).to.deep.include({ requests_delta: 9 });
+  });
+
+  it('gives no rates, and says why, when the previous sample is too old or from the future', () => {
+    const prev = applyRates(sample(1, [{ requests: 1 }]), 0, undefined, GAP).state;
+    const old = applyRates(sample(1, [{ requests: 2 }]), GAP + 1, prev, GAP);
+    expect(old.notice).to.equal('the previous sample is 600 s old, outside 0 to 600 s (--max-gap): no rates this time');
+    const future = sample(1, [{ requests: 2 }]);
+    expect(applyRates(future, -5000, prev, GAP).notice).to.match(/outside 0 to 600 s/);
+    expect(future[0]).to.not.have.property('requests_delta');
+  });
+
+  describe('the stuck-server signature', () => {
+    const stuck = (queue: number, busy = 0) => ({ type: 'summary' as const, listen_queue: queue, workers_busy: busy });
+    it('is set when connections wait and grow while no worker is busy and nothing moves', () => {
+      const s = series([
+        [0, sample(1, [{ requests: 10 }], stuck(0))],
+        [10_000, sample(1, [{ requests: 10 }], stuck(4))],
+        [20_000, sample(1, [{ requests: 10 }], stuck(9))],
+        [30_000, sample(1, [{ requests: 10 }], stuck(9))],
+        [40_000, sample(1, [{ requests: 12 }], stuck(3))],
+      ]);
+      expect(s.map((b) => b[0]!.stalled)).to.deep.equal([undefined, true, true, true, false]);
+    });
+
+    it('is not set for a busy server with a queue, or an idle one without', () => {
+      const s = series([
+        [0, sample(1, [{ requests: 10 }], stuck(0))],
+        [10_000, sample(1, [{ requests: 10 }], stuck(5, 2))],
+        [20_000, sample(1, [{ requests: 10 }], stuck(0))],
+      ]);
+      expect(s.map((b) => b[0]!.stalled)).to.deep.equal([undefined, false, false]);
+    });
+  });
+});
