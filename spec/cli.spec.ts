@@ -96,7 +96,7 @@ describe('the wsgistat command', () => {
   });
 
   it('prints the resolved configuration with --check and reads nothing', async () => {
-    const run = await wsgistat(['--check', '--timeout', '1s', 'a=@stats', 'http://[::1]:1717']);
+    const run = await wsgistat(['--check', '--timeout', '1s', '--state-file', '/var/lib/w/state.json', 'a=@stats', 'http://[::1]:1717']);
     expect(run.code).to.equal(0);
     expect(JSON.parse(run.stdout)).to.deep.equal({
       sources: [
@@ -104,13 +104,14 @@ describe('the wsgistat command', () => {
         { address: 'http://[::1]:1717', endpoint: { kind: 'tcp', host: '::1', port: 1717 }, mode: 'http', timeout_ms: 1000, max_bytes: 16777216 },
       ],
       records: ['summary', 'worker'], vars: 'none', error_records: true, hostname: hostname(),
+      schedule: 'once', state_file: '/var/lib/w/state.json', max_gap_ms: 600000,
     });
   });
 
   it('exits quietly when its reader goes away early (wsgistat | head -1)', async () => {
     // Enough output to overflow a pipe, so that writing hits the closed reader.
     const sources = Array.from({ length: 120 }, (_, i) => `s${i}=file://${BUSY}`);
-    const child = spawn(process.execPath, [CLI, '--records', 'all', ...sources], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--no-state', '--records', 'all', ...sources], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));

@@ -1,11 +1,12 @@
 // Every sample in conf/ is checked here, so that the samples and wsgistat cannot drift apart.
 
 import { expect } from 'chai';
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wsgistat } from './helpers/run.js';
-import { APP, needs, startUwsgi, until, type Uwsgi } from './helpers/servers.js';
+import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
+import { APP, cleanup, needs, startUwsgi, tempDir, until, type Uwsgi } from './helpers/servers.js';
 
 const conf = (name: string) => readFileSync(fileURLToPath(new URL(`../../conf/${name}`, import.meta.url)), 'utf8');
 
@@ -36,11 +37,11 @@ function parseFluentd(text: string): Section {
   return root;
 }
 
-/** The [uwsgi] section's key = value lines. */
+/** key = value lines of an ini file (uWSGI, systemd); comments start with ; or #. */
 function parseIni(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
-    const m = /^\s*([a-z0-9-]+)\s*=\s*(.*?)\s*$/.exec(line);
+    const m = /^\s*([A-Za-z0-9-]+)\s*=\s*(.*?)\s*$/.exec(line);
     if (m) out[m[1]!] = m[2]!;
   }
   return out;
@@ -136,4 +137,80 @@ describe('conf/ samples', () => {
     ]);
     expect(resolved).to.deep.include({ records: ['summary', 'worker'], vars: 'none', error_records: true });
   });
+
+  describe('td-agent-stream.conf', () => {
+    const root = parseFluentd(conf('td-agent-stream.conf'));
+    const source = root.sections.find((x) => x.name === 'source')!;
+    const argv = source.params.command!.split(/\s+/);
+
+    it('runs one long-lived wsgistat (no run_interval) whose lines the json parser gets one by one', () => {
+      expect(source.params).to.include({ '@type': 'exec', tag: 'uwsgi.stats' });
+      expect(source.params).to.not.have.property('run_interval');
+      expect(source.sections.find((x) => x.name === 'parse')!.params).to.deep.equal({ '@type': 'json', stream_buffer_size: '1' });
+      expect(source.sections.find((x) => x.name === 'extract')!.params).to.deep.equal({ time_key: 'time', time_type: 'float' });
+      expect(argv.slice(1, 3)).to.deep.equal(['--interval', '10s']);
+    });
+
+    it('streams each sample as it is taken, from a real server', async function () {
+      const u = await sampleServer(this);
+      const dir = tempDir();
+      try {
+        // The sample's command, on a 1 s interval so that the spec is short.
+        const args = argv.slice(1).map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
+        const w = startWsgistat(args, { XDG_STATE_HOME: dir });
+        const n = 1 + Number(INI.workers);
+        await w.waitFor('two samples', () => w.lines.length >= 2 * n);
+        expect(await w.stop()).to.equal(0);
+        const times = w.lines.map((l) => JSON.parse(l.text).time as number);
+        const firstTick = w.lines.slice(0, n);
+        expect(new Set(times.slice(0, n)).size, 'one sample, one time').to.equal(1);
+        expect(w.lines[n]!.at - firstTick.at(-1)!.at, 'the next sample comes a tick later').to.be.above(500);
+      } finally {
+        cleanup(dir);
+      }
+    });
+  });
+
+  describe('systemd units', () => {
+    const unit = (name: string) => parseIni(conf(`systemd/${name}`));
+    const analyze = (args: string[]) => spawnSync('systemd-analyze', args, { encoding: 'utf8' });
+
+    it('pass systemd-analyze verify, with the command in place', function () {
+      needs(this, 'systemd-analyze');
+      const dir = tempDir();
+      try {
+        for (const name of ['wsgistat.service', 'wsgistat-oneshot.service', 'wsgistat-oneshot.timer']) {
+          writeFileSync(join(dir, name), conf(`systemd/${name}`).replaceAll('/usr/bin/wsgistat', CLI));
+        }
+        const r = analyze(['verify', ...['wsgistat.service', 'wsgistat-oneshot.service', 'wsgistat-oneshot.timer'].map((n) => join(dir, n))]);
+        expect([r.status, r.stderr.trim()]).to.deep.equal([0, '']);
+      } finally {
+        cleanup(dir);
+      }
+    });
+
+    for (const name of ['wsgistat.service', 'wsgistat-oneshot.service']) {
+      it(`${name} runs a command wsgistat accepts, least-privileged`, async () => {
+        const u = unit(name);
+        const run = await wsgistat(['--check', ...u.ExecStart!.split(/\s+/).slice(1)]);
+        expect(run.code, run.stderr).to.equal(0);
+        const resolved = JSON.parse(run.stdout);
+        expect(resolved.sources.map((x: { address: string }) => x.address)).to.deep.equal([`unix://${INI.stats}`]);
+        expect(resolved.state_file).to.match(/^\/var\/lib\/wsgistat\//);
+        expect(u).to.include({ DynamicUser: 'yes', StateDirectory: 'wsgistat', NoNewPrivileges: 'yes', ProtectSystem: 'strict' });
+      });
+    }
+
+    it('the service stays up on an interval; the one-shot service is started by a 10 s timer', () => {
+      expect(unit('wsgistat.service').ExecStart).to.include('--interval 10s');
+      expect(unit('wsgistat.service')).to.include({ Type: 'simple', KillSignal: 'SIGTERM' });
+      expect(unit('wsgistat-oneshot.service')).to.include({ Type: 'oneshot', SuccessExitStatus: '1' });
+      const timer = unit('wsgistat-oneshot.timer');
+      expect(timer).to.include({ Unit: 'wsgistat-oneshot.service', AccuracySec: '100ms' });
+      const cal = analyze(['calendar', '--iterations=3', timer.OnCalendar!]);
+      if (cal.status === null) return; // no systemd-analyze: the unit spec above says so under CI
+      expect(cal.stdout).to.match(/Normalized form: \*-\*-\* \*:\*:00\/10/);
+    });
+  });
 });
+

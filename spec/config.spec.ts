@@ -80,7 +80,7 @@ describe('configuration', () => {
 
     it('an unknown key in the file, with a suggestion', () => {
       const path = file({ sources: ['/s'], timout: '1s' });
-      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname`);
+      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, max_gap`);
     });
 
     it('a value of the wrong type in the file', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tempDir, cleanup } from './servers.js';
 
 export type Behaviour =
-  | { kind: 'raw'; doc: Buffer | string }
+  | { kind: 'raw'; doc: Buffer | string; delayMs?: number }
   | { kind: 'http'; doc: Buffer | string; status?: string; waitMs?: number }
   | { kind: 'silent' }
   | { kind: 'partial'; bytes: Buffer | string; then: 'end' | 'reset' | 'hang' }
@@ -40,7 +40,8 @@ export async function fakeStats(behaviour: Behaviour, on: 'unix' | 'tcp' = 'unix
     socket.on('data', (d) => (received[index] = Buffer.concat([received[index]!, d])));
     switch (behaviour.kind) {
       case 'raw':
-        socket.end(behaviour.doc);
+        if (behaviour.delayMs) later(behaviour.delayMs, () => socket.end(behaviour.doc));
+        else socket.end(behaviour.doc);
         break;
       case 'http': {
         let answered = false;

@@ -57,6 +57,8 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
 
 export interface UwsgiOptions {
   stats?: 'unix' | 'abstract' | 'tcp';
+  /** With stats 'unix': this socket path instead of one in the server's temporary directory. */
+  statsPath?: string;
   statsHttp?: boolean;
   workers?: number;
   threads?: number;
@@ -104,7 +106,7 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
   let stats: string;
   const mode = opts.stats ?? 'unix';
   if (mode === 'unix') {
-    statsArg = join(dir, 'stats.sock');
+    statsArg = opts.statsPath ?? join(dir, 'stats.sock');
     stats = `${opts.statsHttp ? 'http+unix' : 'unix'}://${statsArg}`;
   } else if (mode === 'abstract') {
     statsArg = `@wsgistat-spec-${process.pid}-${httpPort}`;
@@ -130,6 +132,7 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
         ...(opts.statsHttp ? ['--stats-http'] : []), ...(opts.extra ?? []),
       ];
   let log = '';
+  let stopped = false;
   const proc = spawn('uwsgi', args, {
     cwd: dir,
     env: { ...process.env, WSGISTAT_RELEASE: releaseFile, WSGISTAT_SPEC_DIR: dir, WSGISTAT_SPEC_HTTP_PORT: String(httpPort) },
@@ -149,6 +152,8 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
     release: () => writeFileSync(releaseFile, ''),
     raw: async () => (await fetchStats(parseAddress(stats), { timeoutMs: 5000, maxBytes: 1 << 24 })).payload,
     async stop() {
+      if (stopped) return;
+      stopped = true;
       server.release();
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
