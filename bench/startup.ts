@@ -3,6 +3,7 @@
 // Goals (issue #2): wall time at most 1.25x and peak RSS at most 1.3x those of `node -e ''`.
 
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUwsgi } from '../spec/helpers/servers.js';
 
@@ -58,10 +59,13 @@ export async function compare(cases: Case[]): Promise<void> {
 
 async function main() {
   const u = await startUwsgi({ stats: 'unix', workers: 4, threads: 2 });
+  // One-shot runs as deployed: reading and writing the state file that gives them rates.
+  const state = join(u.dir, 'state.json');
   try {
     await compare([
-      { name: 'wsgistat unix:// (summary,worker)', args: [CLI, u.stats] },
-      { name: 'wsgistat unix:// --records all', args: [CLI, '--records', 'all', u.stats] },
+      { name: 'wsgistat unix:// --state-file', args: [CLI, '--state-file', state, u.stats] },
+      { name: 'wsgistat unix:// --state-file --records all', args: [CLI, '--state-file', state, '--records', 'all', u.stats] },
+      { name: 'wsgistat unix:// --no-state', args: [CLI, '--no-state', u.stats] },
     ]);
   } finally {
     await u.stop();
