@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { applyRates, type RateState } from '../../lib/records/rates.js';
+import { decodeJson } from '../../lib/sources/json.js';
+import { shapeUwsgi } from '../../lib/sources/uwsgi/shape.js';
 import type { Body } from '../../lib/records/types.js';
 
 const GAP = 10 * 60 * 1000;
@@ -98,6 +102,20 @@ describe('rates', () => {
   });
 
   describe('the stuck-server signature', () => {
+    it('is found in a series recorded from real uWSGI whose workers froze while clients queued', () => {
+      const docs = [1, 2, 3, 4].map((i) => {
+        const bytes = readFileSync(fileURLToPath(new URL(`../../../spec/fixtures/uwsgi/stalled-${i}.json`, import.meta.url)));
+        return shapeUwsgi(decodeJson(bytes, 'x').value, { records: new Set(['summary', 'worker']), vars: { kind: 'none' } });
+      });
+      const out = series(docs.map((d, i) => [i * 10_000, d]));
+      expect(out.map((b) => [b[0]!.listen_queue, b[0]!.workers_idle, b[0]!.requests_delta, b[0]!.stalled])).to.deep.equal([
+        [0, 2, undefined, undefined],
+        [5, 2, 0, true],
+        [5, 2, 0, true],
+        [0, 2, 5, false],
+      ]);
+    });
+
     const stuck = (queue: number, busy = 0) => ({ type: 'summary' as const, listen_queue: queue, workers_busy: busy });
     it('is set when connections wait and grow while no worker is busy and nothing moves', () => {
       const s = series([
