@@ -29,11 +29,19 @@ export interface TickResult {
 export const sourceName = (s: Source): `source ${string}` =>
   `source ${s.spec.label ? `${s.spec.label}=` : ''}${s.spec.address.text}`;
 
+/** Adds the common fields to each body, in place: bodies are fresh every tick, and copying ~50
+ *  fields per record was the largest cost of a tick. (Serializers write the common fields first.) */
 function stamp(bodies: Body[], s: Source, server: Rec['server'], time: number, hostname: string): Rec[] {
-  const common: Omit<Rec, 'type'> = { time, host: hostname, source: s.spec.address.text };
-  if (s.spec.label) common.label = s.spec.label;
-  if (server) common.server = server;
-  return bodies.map((b) => ({ ...common, ...b }) as Rec);
+  const source = s.spec.address.text;
+  const label = s.spec.label;
+  for (const b of bodies) {
+    b.time = time;
+    b.host = hostname;
+    b.source = source;
+    if (label) b.label = label;
+    if (server) b.server = server;
+  }
+  return bodies as Rec[];
 }
 
 function asSourceError(err: unknown): SourceError {

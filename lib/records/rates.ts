@@ -9,7 +9,8 @@
 //   So is any single counter that went down, and a slot that was not there before.
 // - The server's change is the sum of its workers' changes, so one worker's reset does not drag the
 //   total down, and a slot that disappears takes nothing away.
-// - First sample, a previous sample from the future, or one older than maxGapMs: no rate fields.
+// - First sample, a previous sample from the same millisecond or the future, or one older than
+//   maxGapMs: no rate fields.
 // - avg_rt is not a mean and never decays; mean_rt = Δrunning_time / Δrequests over the interval.
 
 import { COUNTERS } from './schemas.js';
@@ -59,13 +60,16 @@ function slotDeltas(now: Counts, prev: SlotState | undefined, restarted: boolean
   return d;
 }
 
+const NAMES = COUNTERS.map((k) => [k, `${k}_delta`, `${k}_per_sec`] as const);
+
 function addRates(b: Body, d: Counts, seconds: number): void {
   b.rate_interval = round(seconds, 3);
   if (d.requests !== undefined && d.running_time !== undefined && d.requests > 0) b.mean_rt = round(d.running_time / d.requests, 1);
-  for (const k of COUNTERS) {
-    if (d[k] === undefined) continue;
-    b[`${k}_delta`] = d[k];
-    b[`${k}_per_sec`] = round(d[k]! / seconds, 3);
+  for (const [k, delta, perSec] of NAMES) {
+    const v = d[k];
+    if (v === undefined) continue;
+    b[delta] = v;
+    b[perSec] = round(v / seconds, 3);
   }
 }
 
@@ -84,9 +88,10 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
   for (const w of workers) state.workers[String(w.worker_id)] = { pid: num(w.pid), respawn_count: num(w.respawn_count), c: counts(w) };
   if (!prev) return { state };
   const gap = timeMs - prev.time;
-  if (gap <= 0 || gap > maxGapMs) {
-    return { state, notice: `the previous sample is ${Math.round(gap / 1000)} s old, outside 0 to ${maxGapMs / 1000} s (--max-gap): no rates this time` };
-  }
+  // Two samples in the same millisecond (ticks far shorter than any real interval): nothing to say.
+  if (gap === 0) return { state };
+  if (gap < 0) return { state, notice: 'the previous sample is newer than this one (the clock went back?): no rates this time' };
+  if (gap > maxGapMs) return { state, notice: `the previous sample is ${Math.round(gap / 1000)} s old, more than --max-gap (${maxGapMs / 1000} s): no rates this time` };
   const seconds = gap / 1000;
   const restarted = state.pid !== undefined && prev.pid !== undefined && state.pid !== prev.pid;
   const total: Counts = {};

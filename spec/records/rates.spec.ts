@@ -95,9 +95,10 @@ describe('rates', () => {
   it('gives no rates, and says why, when the previous sample is too old or from the future', () => {
     const prev = applyRates(sample(1, [{ requests: 1 }]), 0, undefined, GAP).state;
     const old = applyRates(sample(1, [{ requests: 2 }]), GAP + 1, prev, GAP);
-    expect(old.notice).to.equal('the previous sample is 600 s old, outside 0 to 600 s (--max-gap): no rates this time');
+    expect(old.notice).to.equal('the previous sample is 600 s old, more than --max-gap (600 s): no rates this time');
     const future = sample(1, [{ requests: 2 }]);
-    expect(applyRates(future, -5000, prev, GAP).notice).to.match(/outside 0 to 600 s/);
+    expect(applyRates(future, -5000, prev, GAP).notice).to.equal('the previous sample is newer than this one (the clock went back?): no rates this time');
+    expect(applyRates(sample(1, [{ requests: 2 }]), 0, prev, GAP)).to.deep.equal({ state: applyRates(sample(1, [{ requests: 2 }]), 0, undefined, GAP).state });
     expect(future[0]).to.not.have.property('requests_delta');
   });
 

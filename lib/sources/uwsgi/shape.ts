@@ -23,9 +23,9 @@ const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
 
 /** Copies the scalar fields of `from` onto `to`, leaving out `skip` (nested lists are not fields). */
 function scalars(to: Body, from: Obj, skip: ReadonlySet<string>): Body {
-  for (const key of Object.keys(from)) {
+  for (const key in from) {
     const v = from[key];
-    if (!skip.has(key) && isScalar(v) && !(key in to)) to[key] = v;
+    if (isScalar(v) && !skip.has(key) && to[key] === undefined) to[key] = v;
   }
   return to;
 }
@@ -33,6 +33,7 @@ function scalars(to: Body, from: Obj, skip: ReadonlySet<string>): Body {
 const SKIP_ID = new Set(['id']);
 const SKIP_TOP = new Set(['workers', 'sockets', 'locks']);
 const SKIP_CORE = new Set(['id', 'vars', 'req_info']);
+const NO_SKIP = new Set<string>();
 
 /** Tells a uWSGI stats document from anything else. */
 export function isUwsgiStats(doc: unknown): doc is Obj {
@@ -53,47 +54,67 @@ function distinctSockets(doc: Obj): Obj[] {
   });
 }
 
-function statusCounts(workers: Obj[]): Record<string, number> {
-  const c = { workers_busy: 0, workers_idle: 0, workers_cheap: 0, workers_pause: 0, workers_other: 0 };
-  for (const w of workers) {
-    const key = `workers_${String(w.status)}`;
-    if (key in c && key !== 'workers_other') c[key as keyof typeof c]++;
-    else c.workers_other++;
-  }
-  return c;
-}
-
 const TOTALS = ['requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'rss', 'vsz', 'running_time', 'respawn_count'] as const;
+const TOP = ['version', 'pid', 'uid', 'gid', 'cwd', 'listen_queue', 'listen_queue_errors', 'signal_queue', 'load'];
+const STATUSES: Record<string, 'workers_busy' | 'workers_idle' | 'workers_cheap' | 'workers_pause'> = {
+  busy: 'workers_busy', idle: 'workers_idle', cheap: 'workers_cheap', pause: 'workers_pause',
+};
+
+/** Cores of a worker and how many are in a request; undefined under --stats-no-cores. */
+function coreCounts(w: Obj): [number, number] | undefined {
+  if (!Array.isArray(w.cores)) return undefined;
+  let busy = 0;
+  for (const c of w.cores) if (isObj(c) && num(c.in_request) !== 0) busy++;
+  return [w.cores.length, busy];
+}
 
 function summary(doc: Obj, workers: Obj[], sockets: Obj[]): Body {
   const body: Body = { type: 'summary' };
-  for (const key of ['version', 'pid', 'uid', 'gid', 'cwd', 'listen_queue', 'listen_queue_errors', 'signal_queue', 'load']) {
-    if (isScalar(doc[key])) body[key] = doc[key] as Scalar;
+  for (const key of TOP) if (isScalar(doc[key])) body[key] = doc[key] as Scalar;
+  const counts = { workers_busy: 0, workers_idle: 0, workers_cheap: 0, workers_pause: 0, workers_other: 0 };
+  const totals = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  let accepting = 0;
+  let cores: number | undefined;
+  let coresBusy = 0;
+  for (const w of workers) {
+    counts[STATUSES[String(w.status)] ?? 'workers_other']++;
+    if (num(w.accepting) === 1) accepting++;
+    for (let i = 0; i < TOTALS.length; i++) totals[i]! += num(w[TOTALS[i]!]);
+    const cc = coreCounts(w);
+    if (cc) {
+      cores = (cores ?? 0) + cc[0];
+      coresBusy += cc[1];
+    }
   }
   body.workers = workers.length;
-  Object.assign(body, statusCounts(workers));
-  body.workers_accepting = workers.filter((w) => num(w.accepting) === 1).length;
-  for (const key of TOTALS) body[key] = workers.reduce((sum, w) => sum + num(w[key]), 0);
-  if (workers.some((w) => Array.isArray(w.cores))) {
-    const cores = workers.flatMap((w) => list(w.cores));
-    body.cores = cores.length;
-    body.cores_busy = cores.filter((c) => num(c.in_request) !== 0).length;
+  Object.assign(body, counts);
+  body.workers_accepting = accepting;
+  TOTALS.forEach((k, i) => (body[k] = totals[i]!));
+  if (cores !== undefined) {
+    body.cores = cores;
+    body.cores_busy = coresBusy;
   }
   body.sockets = sockets.length;
-  body.sockets_queue = sockets.reduce((sum, s) => sum + num(s.queue), 0);
-  body.sockets_max_queue = sockets.reduce((sum, s) => sum + num(s.max_queue), 0);
+  let queue = 0;
+  let maxQueue = 0;
+  for (const s of sockets) {
+    queue += num(s.queue);
+    maxQueue += num(s.max_queue);
+  }
+  body.sockets_queue = queue;
+  body.sockets_max_queue = maxQueue;
   return scalars(body, doc, SKIP_TOP);
 }
 
 function worker(w: Obj): Body {
   const body: Body = { type: 'worker', worker_id: num(w.id) };
   scalars(body, w, SKIP_ID);
-  if (Array.isArray(w.cores)) {
-    const cores = list(w.cores);
-    body.cores = cores.length;
-    body.cores_busy = cores.filter((c) => num(c.in_request) !== 0).length;
+  const cc = coreCounts(w);
+  if (cc) {
+    body.cores = cc[0];
+    body.cores_busy = cc[1];
   }
-  body.apps = list(w.apps).length;
+  body.apps = Array.isArray(w.apps) ? w.apps.length : 0;
   return body;
 }
 
@@ -123,7 +144,7 @@ function app(workerId: number, a: Obj): Body {
 }
 
 function socket(s: Obj): Body {
-  return scalars({ type: 'socket' }, s, new Set());
+  return scalars({ type: 'socket' }, s, NO_SKIP);
 }
 
 /** Shapes one stats document into the record bodies asked for, summary first. */

@@ -78,9 +78,26 @@ function targets(addr: Address): Target[] {
     : [{ path: ep.path }];
 }
 
-function openSocket(target: Target, onConnect: () => void): net.Socket {
-  if ('abstract' in target && target.abstract) return abstractAddon()!(target.path, onConnect);
-  return net.connect(target, onConnect);
+/** One read buffer for every socket: without it, Node allocates 64 KiB for each read. Chunks
+ *  are copied out of it at once, so concurrent reads can share it. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function openSocket(target: Target, onConnect: () => void, onChunk: (chunk: Buffer) => void): net.Socket {
+  if ('abstract' in target && target.abstract) {
+    const socket = abstractAddon()!(target.path, onConnect);
+    socket.on('data', onChunk);
+    return socket;
+  }
+  const onread = {
+    buffer: READ_BUFFER,
+    callback: (n: number, buf: Uint8Array) => {
+      onChunk(Buffer.from(buf.subarray(0, n)));
+      return true; // keep reading
+    },
+  };
+  return 'path' in target
+    ? net.connect({ path: target.path, onread }, onConnect)
+    : net.connect({ host: target.host, port: target.port, onread }, onConnect);
 }
 
 /** Why an abstract socket may be refused when the addon is missing. */
@@ -126,6 +143,14 @@ function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits,
       connected = true;
       if (send === 'now') return request();
       if (send === 'probe') probe = setTimeout(() => size === 0 && request(), Math.min(PROBE_MS, totalMs / 3));
+    }, (chunk) => {
+      if (settled) return;
+      clearTimeout(probe);
+      size += chunk.length;
+      if (size > limits.maxBytes) {
+        return settle(new SourceError('too_large', `${where} sent more than the size cap of ${limits.maxBytes} bytes (raise --max-bytes if the server really is that large)`));
+      }
+      chunks.push(chunk);
     });
 
     const settle = (err?: Error) => {
@@ -156,14 +181,6 @@ function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits,
         (requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : '')));
     }, limits.timeoutMs);
 
-    socket.on('data', (chunk: Buffer) => {
-      clearTimeout(probe);
-      size += chunk.length;
-      if (size > limits.maxBytes) {
-        return settle(new SourceError('too_large', `${where} sent more than the size cap of ${limits.maxBytes} bytes (raise --max-bytes if the server really is that large)`));
-      }
-      chunks.push(chunk);
-    });
     socket.on('end', () => {
       if (size === 0) return settle(new SourceError('empty', `${where} closed the connection without sending anything`));
       settle();
