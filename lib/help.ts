@@ -10,8 +10,9 @@ export function helpText(): string {
   });
   return `Usage: wsgistat [options] SOURCE...
 
-Reads the live state of uWSGI servers and prints it as flat JSON records, one per line:
-a summary per server and, as asked, one record per worker, core, app or socket.
+Reads the live state of uWSGI and gunicorn servers and prints it as flat JSON records, one per
+line: a summary per server and, as asked, one record per worker, core, app or socket, with
+counters turned into rates since the previous sample.
 
 Sources (label them as NAME=ADDRESS; several are read at once):
   unix:///run/uwsgi/app.stats, /run/uwsgi/app.stats   uWSGI stats on a unix socket
@@ -20,6 +21,7 @@ Sources (label them as NAME=ADDRESS; several are read at once):
   http://127.0.0.1:1717                               ... a server started with --stats-http
   http+unix:///run/uwsgi/app.stats                    ... --stats-http on a unix socket
   file:///var/tmp/stats.json                          a uWSGI stats document saved in a file
+  gunicorn:///dev/shm/gunicorn_status.json            a gunicorn status file kept by config hooks
 
 Options:
 ${rows.join('\n')}
@@ -30,5 +32,7 @@ Examples:
   wsgistat unix:///run/uwsgi/app.stats
   wsgistat --records all app1=/run/uwsgi/app1.stats app2=127.0.0.1:1717 | jq .
   wsgistat --config /etc/wsgistat.json --timeout 1s
+  wsgistat --interval 10s unix:///run/uwsgi/app.stats      # stay up, sample at :00, :10, ...
+  wsgistat gunicorn:///dev/shm/gunicorn_status.json
 `;
 }

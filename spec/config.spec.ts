@@ -73,7 +73,7 @@ describe('configuration', () => {
       ['a bad record type', () => configError(['--records', 'summary,workers', '/s']), '--records: expected a list of record types (summary, worker, core, app, socket, all), got "workers"'],
       ['an unknown flag', () => configError(['--timout', '1s']), 'unknown option --timout (did you mean --timeout?) (see wsgistat --help)'],
       ['a flag without its value', () => configError(['/s', '--records']), '--records needs a value: LIST (see wsgistat --help)'],
-      ['a bad label', () => configError(['1app=/s']), 'source 1: source "1app=/s": cannot tell what kind of address this is (address forms: unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, http://host:port, http+unix:///path, file:///path.json)'],
+      ['a bad label', () => configError(['1app=/s']), 'source 1: source "1app=/s": cannot tell what kind of address this is (address forms: unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, http://host:port, http+unix:///path, file:///path.json, gunicorn:///path.json)'],
       ['a duplicate label', () => configError(['a=/s', 'a=/t']), 'label "a" is given to more than one source'],
     ];
     for (const [what, run, message] of cases) it(what, () => expect(run()).to.equal(message));

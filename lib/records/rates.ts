@@ -8,7 +8,8 @@
 //   or reload), started again from zero after the previous sample: its change is its current value.
 //   So is any single counter that went down, and a slot that was not there before.
 // - The server's change is the sum of its workers' changes, so one worker's reset does not drag the
-//   total down, and a slot that disappears takes nothing away.
+//   total down, and a slot that disappears takes nothing away. A counter no worker carries (the
+//   request total of a gunicorn status file) changes by its own difference, by the same rules.
 // - First sample, a previous sample from the same millisecond or the future, or one older than
 //   maxGapMs: no rate fields.
 // - avg_rt is not a mean and never decays; mean_rt = Δrunning_time / Δrequests over the interval.
@@ -27,6 +28,8 @@ export interface RateState {
   pid?: number;
   listen_queue?: number;
   workers: Record<string, SlotState>;
+  /** The summary's own counters, for those no worker carries (gunicorn's status file). */
+  summary?: Counts;
 }
 
 export interface RateResult {
@@ -85,6 +88,7 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
   const summary = bodies.find((b) => b.type === 'summary');
   const workers = bodies.filter((b) => b.type === 'worker');
   const state: RateState = { time: timeMs, pid: num(summary?.pid), listen_queue: num(summary?.listen_queue), workers: {} };
+  if (summary) state.summary = counts(summary);
   for (const w of workers) state.workers[String(w.worker_id)] = { pid: num(w.pid), respawn_count: num(w.respawn_count), c: counts(w) };
   if (!prev) return { state };
   const gap = timeMs - prev.time;
@@ -102,6 +106,8 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
     for (const k of COUNTERS) if (d[k] !== undefined) total[k] = (total[k] ?? 0) + d[k]!;
   }
   if (summary) {
+    const own = slotDeltas(state.summary!, prev.summary ? { c: prev.summary } : undefined, restarted);
+    for (const k of COUNTERS) if (total[k] === undefined && own[k] !== undefined && workers.every((w) => w[k] === undefined)) total[k] = own[k];
     addRates(summary, total, seconds);
     summary.stalled = stalled(summary, total, restarted ? undefined : prev.listen_queue);
   }

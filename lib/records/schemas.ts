@@ -14,7 +14,7 @@ const common = {
   host: str('the host wsgistat runs on (--hostname)'),
   source: str('the source address, as given'),
   label: str('the source label, when one was given (label=address)'),
-  server: str('"uwsgi"'),
+  server: str('"uwsgi" or "gunicorn"'),
   type: str('the record type'),
 };
 
@@ -64,7 +64,7 @@ export const schemas = {
     listen_queue_errors: num('as uWSGI reports it (uWSGI 2.0 never increments it)'),
     signal_queue: num('uWSGI signals waiting in the master'),
     load: num('requests in the queue of the shared socket (uWSGI\'s own load figure)'),
-    workers: num('worker slots that have been spawned'),
+    workers: num('worker slots that have been spawned (gunicorn: status entries of live workers)'),
     workers_busy: num('workers serving a request'),
     workers_idle: num('workers waiting for a request'),
     workers_cheap: num('workers stopped by the cheaper subsystem'),
@@ -77,11 +77,15 @@ export const schemas = {
     sockets: num('distinct listening sockets'),
     sockets_queue: num('accept backlog, summed over sockets'),
     sockets_max_queue: num('accept backlog limits, summed over sockets'),
+    stale_entries: num('gunicorn: status file entries whose pid is not alive on this host (dead or replaced workers)'),
+    file_total_accesses: num("gunicorn: the status file's own TotalAccesses (counter; also given as requests)"),
+    file_busy_workers: num("gunicorn: the status file's own BusyWorkers, as written (it drifts; counts requests under gthread)"),
+    file_idle_workers: num("gunicorn: the status file's own IdleWorkers, as written (it drifts, even below zero)"),
     ...rateFields('(server)'),
     stalled: { type: 'boolean', description: 'true when connections wait (listen_queue > 0, not shrinking) while no worker is busy and no counter moved: a stuck server that looks idle; absent on a first sample' },
   }),
   worker: schema({
-    worker_id: num('worker slot id (uWSGI `id`, from 1)'),
+    worker_id: num('worker slot id (uWSGI `id`, from 1); gunicorn: the worker pid'),
     pid: num('worker pid (0 while stopped)'),
     accepting: num('1 when accepting requests'),
     requests: num('requests served by this slot, across respawns (counter)'),
@@ -101,6 +105,8 @@ export const schemas = {
     cores: num('cores (threads or async cores) of this worker; absent with --stats-no-cores'),
     cores_busy: num('cores of this worker in a request; absent with --stats-no-cores'),
     apps: num('applications loaded in this worker'),
+    request_method: str('gunicorn: method of the request in progress, while busy'),
+    request_path: str('gunicorn: path of the request in progress, without the query string, while busy'),
     ...rateFields('(this worker)'),
   }),
   core: schema({

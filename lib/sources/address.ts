@@ -14,15 +14,16 @@ export interface Address {
   /** The address as the user wrote it; records carry it as `source`. */
   text: string;
   endpoint: Endpoint;
-  /** For sockets: the protocol the user named. `raw` = uWSGI's default stats mode. */
-  mode: 'raw' | 'http' | 'file';
+  /** For sockets: the protocol the user named. `raw` = uWSGI's default stats mode.
+   *  `gunicorn`: a gunicorn status file kept by config hooks. */
+  mode: 'raw' | 'http' | 'file' | 'gunicorn';
   /** For `http`: the request path. */
   httpPath: string;
 }
 
 const FORMS =
   'unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, ' +
-  'http://host:port, http+unix:///path, file:///path.json';
+  'http://host:port, http+unix:///path, file:///path.json, gunicorn:///path.json';
 
 function fail(text: string, why: string): never {
   throw new ConfigError(`source "${text}": ${why} (address forms: ${FORMS})`);
@@ -84,6 +85,11 @@ export function parseAddress(input: string): Address {
       const rest = text.startsWith('file://') ? after('file://') : after('file:');
       if (rest === '') fail(text, 'no file path');
       return { text, endpoint: { kind: 'file', path: isAbsolute(rest) ? rest : resolve(rest) }, mode: 'file', httpPath: '/' };
+    }
+    case 'gunicorn': {
+      const rest = text.startsWith('gunicorn://') ? after('gunicorn://') : after('gunicorn:');
+      if (rest === '') fail(text, 'no status file path');
+      return { text, endpoint: { kind: 'file', path: isAbsolute(rest) ? rest : resolve(rest) }, mode: 'gunicorn', httpPath: '/' };
     }
     default:
       break;

@@ -1,11 +1,15 @@
 // A stats document saved in a file (file:///path.json), as written by tools such as wsgi_status
-// or `curl` of a --stats-http server. The format is recognised from the content.
+// or `curl` of a --stats-http server, or a gunicorn status file. The format is recognised from the
+// content. (A gunicorn status file that is being rewritten is better read as gunicorn://, which
+// reads it again until it is whole.)
 
 import { describeEndpoint } from './address.js';
 import { SourceError, fromSystemError } from '../errors.js';
 import { decodeJson } from './json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from './types.js';
 import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
+import { isGunicornStatus, shapeGunicorn } from './gunicorn/shape.js';
+import { pidAlive } from './gunicorn/index.js';
 
 async function readBounded(path: string, spec: SourceSpec, where: string): Promise<Buffer> {
   // Loaded here, not at start-up: only file sources need it (~2 ms of every start otherwise).
@@ -39,7 +43,8 @@ export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
       const { value, repairs } = decodeJson(bytes, where);
       const notices = repairs.length ? [`read an invalid document leniently (${repairs.join(', ')})`] : [];
       if (isUwsgiStats(value)) return { server: 'uwsgi', bodies: shapeUwsgi(value, shape), notices };
-      throw new SourceError('not_stats', `${where} holds JSON but not a uWSGI stats document (no "workers" list)`);
+      if (isGunicornStatus(value)) return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive: pidAlive }), notices };
+      throw new SourceError('not_stats', `${where} holds JSON but neither a uWSGI stats document (no "workers" list) nor a gunicorn status file (no "stats" list)`);
     },
   };
 }

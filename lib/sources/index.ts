@@ -2,12 +2,15 @@
 
 import type { ShapeOptions, Source, SourceSpec } from './types.js';
 import { fileSource } from './file.js';
+import { gunicornSource } from './gunicorn/index.js';
 import { uwsgiSocketSource } from './uwsgi/index.js';
 
 export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
   switch (spec.address.mode) {
     case 'file':
       return fileSource(spec, shape);
+    case 'gunicorn':
+      return gunicornSource(spec, shape);
     case 'raw':
     case 'http':
       return uwsgiSocketSource(spec, shape);

@@ -1,0 +1,76 @@
+// The gunicorn status file source (gunicorn:///dev/shm/gunicorn_status.json).
+//
+// The hooks that keep this file truncate it and then write it, under an exclusive flock, on every
+// request. A reader without a lock sees an empty file most of the time under load; a reader with a
+// blocking lock slows the workers and can hang for 30 s (protocols.md §2). So: no lock, and the
+// file is read again, with a short growing pause, until it holds a whole document or the source's
+// timeout runs out. A half-read state is never reported.
+
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { SourceError, fromSystemError } from '../../errors.js';
+import { decodeJson } from '../json.js';
+import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
+import { shapeGunicorn } from './shape.js';
+
+/** Whether a pid is alive on this host (EPERM: alive, another user's). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One read of a small local file (in /dev/shm as a rule): synchronous, a few microseconds. */
+function readOnce(path: string, maxBytes: number, where: string): Buffer {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const { size } = fstatSync(fd);
+    if (size > maxBytes) throw new SourceError('too_large', `${where} is ${size} bytes, over the size cap of ${maxBytes} (raise --max-bytes)`);
+    return readFileSync(fd);
+  } catch (e) {
+    if (e instanceof SourceError) throw e;
+    throw fromSystemError(e as NodeJS.ErrnoException, where);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Reads until the file holds a whole JSON document, within the timeout. */
+export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeoutMs' | 'maxBytes'>, where: string): Promise<{ value: unknown; tries: number }> {
+  const deadline = Date.now() + spec.timeoutMs;
+  let pause = 1;
+  for (let tries = 1; ; tries++) {
+    const bytes = readOnce(path, spec.maxBytes, where);
+    try {
+      return { value: decodeJson(bytes, where).value, tries };
+    } catch (e) {
+      if (!(e instanceof SourceError)) throw e;
+      if (Date.now() + pause > deadline) {
+        const seconds = +(spec.timeoutMs / 1000).toFixed(3);
+        e.message = `${e.message}; still so after ${tries} reads in ${seconds}s (the hooks that keep it may be broken: an empty file makes every later hook fail)`;
+        throw e;
+      }
+      await sleep(pause);
+      pause = Math.min(pause * 2, 50);
+    }
+  }
+}
+
+export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pid: number) => boolean = pidAlive): Source {
+  if (spec.address.endpoint.kind !== 'file') throw new Error('gunicornSource needs a file address');
+  const path = spec.address.endpoint.path;
+  const where = `status file ${path}`;
+  return {
+    spec,
+    server: 'gunicorn',
+    async collect(): Promise<Sample> {
+      const { value } = await readStatusFile(path, spec, where);
+      return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };
+    },
+  };
+}
