@@ -31,9 +31,17 @@ const workerTotals = {
 };
 
 /** Counters of summary and worker records that get a change and a rate (records/rates.ts). */
-export const COUNTERS = ['requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'running_time', 'respawn_count'] as const;
+export const COUNTERS = [
+  'requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'running_time', 'respawn_count',
+  'status_1xx', 'status_2xx', 'status_3xx', 'status_4xx', 'status_5xx',
+] as const;
 
 const UNITS: Record<string, string> = { tx: 'bytes', running_time: 'µs' };
+
+/** gunicorn (wsgistat hooks): responses by status class. */
+function statusClasses(scope: string): Record<string, Field> {
+  return Object.fromEntries([1, 2, 3, 4, 5].map((c) => [`status_${c}xx`, num(`gunicorn (wsgistat hooks): responses with a ${c}xx status, ${scope} (counter)`)]));
+}
 
 /** The fields records/rates.ts adds from the second sample on. */
 function rateFields(scope: string): Record<string, Field> {
@@ -78,6 +86,11 @@ export const schemas = {
     sockets_queue: num('accept backlog, summed over sockets'),
     sockets_max_queue: num('accept backlog limits, summed over sockets'),
     stale_entries: num('gunicorn: status file entries whose pid is not alive on this host (dead or replaced workers)'),
+    in_flight: num('gunicorn (wsgistat hooks): requests being served now, over all workers and threads'),
+    workers_configured: num('gunicorn (wsgistat hooks): the workers setting'),
+    worker_class: str('gunicorn (wsgistat hooks): sync, gthread, ...'),
+    threads: num('gunicorn (wsgistat hooks): the threads setting'),
+    ...statusClasses('over all workers'),
     file_total_accesses: num("gunicorn: the status file's own TotalAccesses (counter; also given as requests)"),
     file_busy_workers: num("gunicorn: the status file's own BusyWorkers, as written (it drifts; counts requests under gthread)"),
     file_idle_workers: num("gunicorn: the status file's own IdleWorkers, as written (it drifts, even below zero)"),
@@ -107,6 +120,9 @@ export const schemas = {
     apps: num('applications loaded in this worker'),
     request_method: str('gunicorn: method of the request in progress, while busy'),
     request_path: str('gunicorn: path of the request in progress, without the query string, while busy'),
+    request_start: num('gunicorn (wsgistat hooks): when the oldest request in progress started, epoch seconds'),
+    in_flight: num('gunicorn (wsgistat hooks): requests this worker is serving now (more than 1 under gthread)'),
+    ...statusClasses('of this worker'),
     ...rateFields('(this worker)'),
   }),
   core: schema({

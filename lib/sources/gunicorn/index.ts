@@ -5,12 +5,18 @@
 // blocking lock slows the workers and can hang for 30 s (protocols.md §2). So: no lock, and the
 // file is read again, with a short growing pause, until it holds a whole document or the source's
 // timeout runs out. A half-read state is never reported.
+//
+// A directory is the format of conf/gunicorn_wsgistat.py: every file in it is written whole (temp
+// file and rename), so one read each is enough; a worker file that vanishes between listing and
+// reading belongs to a worker that just exited.
 
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SourceError, fromSystemError } from '../../errors.js';
 import { decodeJson } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { shapeGunicorn } from './shape.js';
+import { shapeGunicornDir } from './directory.js';
 
 /** Whether a pid is alive on this host (EPERM: alive, another user's). */
 export function pidAlive(pid: number): boolean {
@@ -61,6 +67,40 @@ export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeo
   }
 }
 
+/** Reads the status directory: master.json and every worker-<pid>.json. */
+function readDirectory(dir: string, maxBytes: number): { master: Record<string, unknown>; workers: Record<string, unknown>[] } {
+  const where = `status directory ${dir}`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    throw fromSystemError(e as NodeJS.ErrnoException, where);
+  }
+  const parse = (name: string) => decodeJson(readOnce(join(dir, name), maxBytes, `${where}: ${name}`), `${where}: ${name}`).value as Record<string, unknown>;
+  if (!names.includes('master.json')) {
+    throw new SourceError('not_found', `${where} has no master.json (is gunicorn running with conf/gunicorn_wsgistat.py, and WSGISTAT_GUNICORN_DIR set to this directory?)`);
+  }
+  const master = parse('master.json');
+  const workers: Record<string, unknown>[] = [];
+  for (const name of names) {
+    if (!/^worker-\d+\.json$/.test(name)) continue;
+    try {
+      workers.push(parse(name));
+    } catch (e) {
+      if (!(e instanceof SourceError && e.code === 'not_found')) throw e;
+    }
+  }
+  return { master, workers };
+}
+
+const isDirectory = (path: string) => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pid: number) => boolean = pidAlive): Source {
   if (spec.address.endpoint.kind !== 'file') throw new Error('gunicornSource needs a file address');
   const path = spec.address.endpoint.path;
@@ -69,6 +109,10 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
     spec,
     server: 'gunicorn',
     async collect(): Promise<Sample> {
+      if (isDirectory(path)) {
+        const { master, workers } = readDirectory(path, spec.maxBytes);
+        return { server: 'gunicorn', bodies: shapeGunicornDir(master, workers, { ...shape, alive }, path), notices: [] };
+      }
       const { value } = await readStatusFile(path, spec, where);
       return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };
     },
