@@ -3,11 +3,11 @@
 // fails: CI must prove the real thing.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fetchStats } from '../../lib/sources/uwsgi/transport.js';
 import { parseAddress } from '../../lib/sources/address.js';
@@ -87,14 +87,21 @@ export interface Uwsgi {
   stop(): Promise<void>;
 }
 
-export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
+export function get(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 25000): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 25000 }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve(res.statusCode ?? 0);
+      });
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on('error', reject);
+    // A whole-request bound: the socket idle timeout does not cover every way a request can hang.
+    const timer = setTimeout(() => req.destroy(new Error(`GET ${path} took more than ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -185,4 +192,92 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
 
 export function cleanup(dir: string): void {
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+export const HOOKS = fileURLToPath(new URL('../../../conf/gunicorn_wsgistat.py', import.meta.url));
+
+export interface GunicornOptions {
+  workerClass?: 'sync' | 'gthread';
+  workers?: number;
+  threads?: number;
+}
+
+export interface Gunicorn {
+  dir: string;
+  /** wsgistat's address for the status directory the hooks keep. */
+  status: string;
+  httpPort: number;
+  proc: ChildProcess;
+  get(path: string, headers?: Record<string, string>): Promise<number>;
+  hold(path?: string): Promise<number>;
+  release(): void;
+  /** Pids of the workers that have a status file now. */
+  workerPids(): number[];
+  log: () => string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts Debian's gunicorn with conf/gunicorn_wsgistat.py on loopback. */
+export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicorn> {
+  const dir = tempDir();
+  const statusDir = join(dir, 'status');
+  const httpPort = await freePort();
+  const releaseFile = join(dir, 'release');
+  const workers = opts.workers ?? 2;
+  const args = [
+    '-c', HOOKS, '--chdir', dirname(APP), '--bind', `127.0.0.1:${httpPort}`, '--workers', String(workers),
+    '--graceful-timeout', '5', '--timeout', '30',
+    ...(opts.workerClass === 'gthread' ? ['--worker-class', 'gthread', '--threads', String(opts.threads ?? 4)] : []),
+    'app:application',
+  ];
+  let log = '';
+  let stopped = false;
+  const proc = spawn('gunicorn', args, {
+    cwd: dir,
+    env: { ...process.env, WSGISTAT_GUNICORN_DIR: statusDir, WSGISTAT_RELEASE: releaseFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d) => (log += d));
+  proc.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise((r) => proc.once('exit', r));
+  const g: Gunicorn = {
+    dir, status: `gunicorn://${statusDir}`, httpPort, proc,
+    log: () => log,
+    get: (path, headers) => get(httpPort, path, headers),
+    hold: (path = '/hold') => {
+      rmSync(releaseFile, { force: true });
+      return get(httpPort, path).catch(() => 0);
+    },
+    release: () => writeFileSync(releaseFile, ''),
+    workerPids: () => {
+      try {
+        return readdirSync(statusDir).flatMap((n) => (/^worker-(\d+)\.json$/.exec(n) ? [Number(RegExp.$1)] : []));
+      } catch {
+        return [];
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (stopped) return;
+      stopped = true;
+      writeFileSync(releaseFile, '');
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill(signal);
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await until('gunicorn to serve', async () => {
+      if (proc.exitCode !== null) throw new Error(`gunicorn exited: ${log.slice(-800)}`);
+      return (await g.get('/')) === 200 ? true : undefined;
+    });
+    await until('every gunicorn worker to write its status', () => (g.workerPids().length === workers ? true : undefined));
+  } catch (e) {
+    await g.stop();
+    throw e;
+  }
+  return g;
 }
