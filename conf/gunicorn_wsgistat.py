@@ -86,6 +86,7 @@ def on_starting(server):
             "workers": server.cfg.workers,
             "worker_class": server.cfg.worker_class_str,
             "threads": server.cfg.threads,
+            "backlog": server.cfg.backlog,
             "bind": list(server.cfg.bind),
         })
     except Exception as e:

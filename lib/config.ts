@@ -9,6 +9,7 @@ import { ConfigError } from './errors.js';
 import { parseAddress } from './sources/address.js';
 import { sourceKey, type SourceSpec } from './sources/index.js';
 import { defaultStatePath } from './state.js';
+import { parseListen } from './sources/backlog.js';
 import type { VarsPolicy } from './sources/uwsgi/shape.js';
 import { RECORD_TYPES, type RecordType } from './records/types.js';
 
@@ -57,6 +58,7 @@ export const OPTIONS: OptionDef[] = [
   { flag: '--cron', key: 'cron', kind: 'string', arg: 'EXPR', default: 'none', doc: "stay up and sample when a cron expression matches (a leading seconds field is allowed: '*/10 * * * * *')" },
   { flag: '--state-file', key: 'state_file', kind: 'path', arg: 'PATH', default: '~/.local/state/wsgistat/state-<sources>.json', doc: 'where a one-shot run keeps its sample for the next run\'s rates (continuous mode: loaded at start, saved at exit)' },
   { flag: '--no-state', key: 'state', kind: 'bool', default: 'state on', doc: 'keep no state file: one-shot runs print no rates' },
+  { flag: '--listen', key: 'listen', kind: 'string', arg: 'HOST:PORT', default: 'none (gunicorn with the wsgistat hooks: found from its master)', doc: "read the accept backlog of this TCP listener from /proc/net/tcp (one source only; per source: \"listen\" in the config file)" },
   { flag: '--max-gap', key: 'max_gap', kind: 'duration', arg: 'DURATION', default: '10m', doc: 'a previous sample older than this gives no rates' },
   { flag: '--check', kind: 'bool', default: 'off', doc: 'check the options and addresses, print the resolved configuration as JSON, read nothing' },
   { flag: '--help', short: '-h', kind: 'bool', default: '', doc: 'show this help' },
@@ -137,7 +139,12 @@ function sourceFromString(text: string, origin: Origin, timeoutMs: number, maxBy
   }
 }
 
-const SOURCE_KEYS = ['address', 'label', 'timeout', 'max_bytes'];
+const SOURCE_KEYS = ['address', 'label', 'timeout', 'max_bytes', 'listen'];
+
+function listenOf(v: unknown, origin: Origin): { host: string; port: number } {
+  const l = typeof v === 'string' ? parseListen(v) : undefined;
+  return l ?? bad(origin, 'a TCP listener as HOST:PORT, such as "127.0.0.1:8000"', v);
+}
 
 function sourceFromObject(o: Record<string, unknown>, origin: Origin, timeoutMs: number, maxBytes: number): SourceSpec {
   for (const k of Object.keys(o)) if (!SOURCE_KEYS.includes(k)) unknownKey(`${origin}.${k}`, k, SOURCE_KEYS);
@@ -148,6 +155,7 @@ function sourceFromObject(o: Record<string, unknown>, origin: Origin, timeoutMs:
   const spec = sourceFromString(o.address, `${origin}.address`,
     o.timeout === undefined ? timeoutMs : parseDuration(o.timeout, `${origin}.timeout`),
     o.max_bytes === undefined ? maxBytes : parseSize(o.max_bytes, `${origin}.max_bytes`));
+  if (o.listen !== undefined) spec.listen = listenOf(o.listen, `${origin}.listen`);
   return o.label === undefined ? spec : { ...spec, label: o.label as string };
 }
 
@@ -275,6 +283,12 @@ export function resolveConfig(args: Argv): Config {
   const st = pick('state', '--no-state');
   if (st && typeof st.v !== 'boolean') bad(st.origin, 'true or false', st.v);
   const mg = pick('max_gap', '--max-gap');
+
+  const li = pick('listen', '--listen');
+  if (li) {
+    if (sources.length !== 1) throw new ConfigError(`${li.origin} names one listener, but there are ${sources.length} sources: give each its own "listen" in the config file`);
+    sources[0]!.listen = listenOf(li.v, li.origin);
+  }
 
   const labels = sources.flatMap((s) => (s.label ? [s.label] : []));
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);

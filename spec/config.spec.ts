@@ -74,13 +74,15 @@ describe('configuration', () => {
       ['an unknown flag', () => configError(['--timout', '1s']), 'unknown option --timout (did you mean --timeout?) (see wsgistat --help)'],
       ['a flag without its value', () => configError(['/s', '--records']), '--records needs a value: LIST (see wsgistat --help)'],
       ['a bad label', () => configError(['1app=/s']), 'source 1: source "1app=/s": cannot tell what kind of address this is (address forms: unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, http://host:port, http+unix:///path, file:///path.json, gunicorn:///path.json)'],
+      ['--listen with several sources', () => configError(['--listen', '127.0.0.1:8000', '/a', '/b']), '--listen names one listener, but there are 2 sources: give each its own "listen" in the config file'],
+      ['a bad --listen', () => configError(['--listen', '8000', '/a']), '--listen: expected a TCP listener as HOST:PORT, such as "127.0.0.1:8000", got "8000"'],
       ['a duplicate label', () => configError(['a=/s', 'a=/t']), 'label "a" is given to more than one source'],
     ];
     for (const [what, run, message] of cases) it(what, () => expect(run()).to.equal(message));
 
     it('an unknown key in the file, with a suggestion', () => {
       const path = file({ sources: ['/s'], timout: '1s' });
-      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, max_gap`);
+      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap`);
     });
 
     it('a value of the wrong type in the file', () => {
@@ -90,7 +92,7 @@ describe('configuration', () => {
 
     it('a bad source entry in the file, by index', () => {
       const path = file({ sources: ['/s', { address: '/t', lable: 'x' }] });
-      expect(configError(['-c', path])).to.equal(`config file ${path}: "sources"[1].lable: unknown key "lable" (did you mean "label"?); known keys: address, label, timeout, max_bytes`);
+      expect(configError(['-c', path])).to.equal(`config file ${path}: "sources"[1].lable: unknown key "lable" (did you mean "label"?); known keys: address, label, timeout, max_bytes, listen`);
     });
 
     it('a file that is not JSON, or missing', () => {

@@ -4,8 +4,9 @@ import type { ShapeOptions, Source, SourceSpec } from './types.js';
 import { fileSource } from './file.js';
 import { gunicornSource } from './gunicorn/index.js';
 import { uwsgiSocketSource } from './uwsgi/index.js';
+import { withBacklog } from './backlog-source.js';
 
-export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
+function sourceFor(spec: SourceSpec, shape: ShapeOptions): Source {
   switch (spec.address.mode) {
     case 'file':
       return fileSource(spec, shape);
@@ -15,6 +16,11 @@ export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
     case 'http':
       return uwsgiSocketSource(spec, shape);
   }
+}
+
+export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
+  const source = sourceFor(spec, shape);
+  return spec.listen || spec.address.mode === 'gunicorn' ? withBacklog(source) : source;
 }
 
 /** What a source's previous sample is kept under (state file, rates): its label and address. */

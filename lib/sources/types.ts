@@ -10,6 +10,8 @@ export interface SourceSpec {
   label?: string;
   timeoutMs: number;
   maxBytes: number;
+  /** A TCP listener whose accept backlog to read from the kernel (--listen). */
+  listen?: { host: string; port: number };
 }
 
 /** What the sources are asked to shape. */
@@ -23,6 +25,8 @@ export interface Sample {
   bodies: Body[];
   /** Things worth a warning that did not stop the read (a mode mix-up, a repaired document). */
   notices: string[];
+  /** What a source knows of the server's listeners, for the backlog step (backlog-source.ts). */
+  listener?: { pid: number; backlog?: number; unix: string[] };
 }
 
 export interface Source {

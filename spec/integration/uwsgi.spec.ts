@@ -151,6 +151,30 @@ describe('wsgistat against real uWSGI', function () {
     });
   });
 
+  describe('the accept backlog of its http-socket (--listen)', () => {
+    it('shows the connections waiting in the kernel, and says so when nothing listens there', async function () {
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
+      const held = u.hold();
+      await until('the worker to be busy', async () => (summaryOf((await wsgistat([u.stats])).records).workers_busy === 1 ? true : undefined));
+      const waiting = Array.from({ length: 3 }, () => u.get('/').catch(() => 0));
+      try {
+        const run = await until('3 connections in the backlog', async () => {
+          const r = await wsgistat([u.stats, '--listen', `127.0.0.1:${u.httpPort}`]);
+          return summaryOf(r.records).backlog === 3 ? r : undefined;
+        });
+        expect(summaryOf(run.records)).to.include({ backlog: 3, backlog_address: `127.0.0.1:${u.httpPort}` });
+        expect(run.stderr).to.equal('');
+      } finally {
+        u.release();
+        await Promise.all([held, ...waiting]);
+      }
+      const none = await wsgistat([u.stats, '--listen', '127.0.0.1:1']);
+      expect(none.code).to.equal(0);
+      expect(summaryOf(none.records)).to.not.have.property('backlog');
+      expect(none.stderr).to.equal(`wsgistat: warning [source ${u.stats}] no TCP listener on 127.0.0.1:1 in /proc/net/tcp or tcp6 (is the server running, on this host and in this network namespace?)\n`);
+    });
+  });
+
   describe('a stopped server', () => {
     it('is reported as refused, with the reason its socket file is still there', async function () {
       const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });

@@ -36,6 +36,7 @@ export function shapeGunicornDir(master: Obj, files: Obj[], opts: GunicornShapeO
   if (typeof master.worker_class === 'string') summary.worker_class = master.worker_class;
   if (typeof master.workers === 'number') summary.workers_configured = master.workers;
   if (typeof master.threads === 'number') summary.threads = master.threads;
+
   for (const [, name] of COUNTED) summary[name] = 0;
   const workers: Body[] = [];
   for (const f of live) {
@@ -56,4 +57,10 @@ export function shapeGunicornDir(master: Obj, files: Obj[], opts: GunicornShapeO
   if (opts.records.has('summary')) out.push(summary);
   if (opts.records.has('worker')) out.push(...workers);
   return out;
+}
+
+/** What master.json says of the listeners, for the backlog step. */
+export function listenerHint(master: Obj): { pid: number; backlog?: number; unix: string[] } {
+  const unix = Array.isArray(master.bind) ? master.bind.filter((b): b is string => typeof b === 'string' && b.startsWith('unix:')) : [];
+  return { pid: num(master.pid), ...(typeof master.backlog === 'number' ? { backlog: master.backlog } : {}), unix };
 }

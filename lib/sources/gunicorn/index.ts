@@ -16,7 +16,7 @@ import { SourceError, fromSystemError } from '../../errors.js';
 import { decodeJson } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { shapeGunicorn } from './shape.js';
-import { shapeGunicornDir } from './directory.js';
+import { listenerHint, shapeGunicornDir } from './directory.js';
 
 /** Whether a pid is alive on this host (EPERM: alive, another user's). */
 export function pidAlive(pid: number): boolean {
@@ -111,7 +111,8 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
     async collect(): Promise<Sample> {
       if (isDirectory(path)) {
         const { master, workers } = readDirectory(path, spec.maxBytes);
-        return { server: 'gunicorn', bodies: shapeGunicornDir(master, workers, { ...shape, alive }, path), notices: [] };
+        const bodies = shapeGunicornDir(master, workers, { ...shape, alive }, path);
+        return { server: 'gunicorn', bodies, notices: [], listener: listenerHint(master) };
       }
       const { value } = await readStatusFile(path, spec, where);
       return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };

@@ -1,0 +1,93 @@
+// The accept backlog of a listening TCP socket, read from the kernel: in /proc/net/tcp and tcp6 a
+// listening socket (state 0A) has, as rx_queue, the connections the kernel has completed that no
+// worker has accepted yet (protocols.md §2). Works for any server, from outside it. Its limit is
+// not in that file: it is the server's listen backlog, capped by net.core.somaxconn.
+// Unix-socket listeners have no such figure there, and are reported as not supported.
+
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+export interface Listener {
+  address: string;
+  port: number;
+  /** Connections waiting to be accepted. */
+  queue: number;
+  inode: number;
+}
+
+/** "0100007F" → "127.0.0.1"; 32 hex digits → an IPv6 address (each 32-bit word in host order). */
+function hexAddress(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)));
+  if (bytes.length === 4) return bytes.join('.');
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  const v6 = groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  const mapped = /^::ffff:([0-9a-f]+):([0-9a-f]+)$/.exec(v6);
+  if (mapped) {
+    const n = (parseInt(mapped[1]!, 16) << 16) | parseInt(mapped[2]!, 16);
+    return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  }
+  return v6;
+}
+
+/** The listening sockets in the text of /proc/net/tcp or /proc/net/tcp6. */
+export function parseProcNetTcp(text: string): Listener[] {
+  const out: Listener[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[3] !== '0A') continue;
+    const [addr, port] = f[1]!.split(':');
+    const rx = f[4]!.split(':')[1];
+    out.push({ address: hexAddress(addr!), port: parseInt(port!, 16), queue: parseInt(rx!, 16), inode: Number(f[9]) });
+  }
+  return out;
+}
+
+export function listeners(): Listener[] {
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((path) => {
+    try {
+      return parseProcNetTcp(readFileSync(path, 'utf8'));
+    } catch {
+      return [];
+    }
+  });
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+/** The listener for host:port: the exact address, or a wildcard one on that port. */
+export function findListener(all: Listener[], host: string, port: number): Listener | undefined {
+  const want = host === 'localhost' ? '127.0.0.1' : host;
+  return all.find((l) => l.port === port && l.address === want) ?? all.find((l) => l.port === port && WILDCARD.has(l.address));
+}
+
+/** The socket inodes a process holds open (needs permission to read /proc/<pid>/fd). */
+export function socketInodes(pid: number): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return inodes;
+}
+
+export function somaxconn(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "host:port", "[v6]:port" or ":port" → parts, or undefined. */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
