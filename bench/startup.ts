@@ -1,11 +1,12 @@
-// One-shot start-up cost: wsgistat reading a real uWSGI over a unix socket, against `node -e ''`
+// One-shot start-up cost: wsgistat reading a real uWSGI over a unix socket, and a real gunicorn's
+// status directory (conf/gunicorn_wsgistat.py), against `node -e ''`
 // in the same run, interleaved, repeated; medians. Run on demand: `npm run bench`.
 // Goals (issue #2): wall time at most 1.25x and peak RSS at most 1.3x those of `node -e ''`.
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startUwsgi } from '../spec/helpers/servers.js';
+import { startGunicorn, startUwsgi } from '../spec/helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../bin/wsgistat.cjs', import.meta.url));
 const MAXRSS = fileURLToPath(new URL('../../bench/maxrss.cjs', import.meta.url));
@@ -46,12 +47,12 @@ export async function compare(cases: Case[]): Promise<void> {
   }
   const base = { t: median(times.get(baseline.name)!), m: median(rss.get(baseline.name)!) };
   console.log(`${ROUNDS} rounds, interleaved; node ${process.version}\n`);
-  console.log('case'.padEnd(44) + 'wall median   p90      ratio   peak RSS median  ratio');
+  console.log('case'.padEnd(48) + 'wall median   p90      ratio   peak RSS median  ratio');
   for (const c of all) {
     const t = median(times.get(c.name)!);
     const m = median(rss.get(c.name)!);
     console.log(
-      c.name.padEnd(44) + `${t.toFixed(1)} ms`.padEnd(14) + `${p90(times.get(c.name)!).toFixed(1)} ms`.padEnd(9) +
+      c.name.padEnd(48) + `${t.toFixed(1)} ms`.padEnd(14) + `${p90(times.get(c.name)!).toFixed(1)} ms`.padEnd(9) +
       `${(t / base.t).toFixed(3)}x`.padEnd(8) + `${m.toFixed(1)} MiB`.padEnd(17) + `${(m / base.m).toFixed(3)}x`,
     );
   }
@@ -59,16 +60,21 @@ export async function compare(cases: Case[]): Promise<void> {
 
 async function main() {
   const u = await startUwsgi({ stats: 'unix', workers: 4, threads: 2 });
+  const g = await startGunicorn({ workerClass: 'gthread', workers: 4, threads: 2 });
   // One-shot runs as deployed: reading and writing the state file that gives them rates.
   const state = join(u.dir, 'state.json');
+  const gstate = join(g.dir, 'state.json');
   try {
     await compare([
       { name: 'wsgistat unix:// --state-file', args: [CLI, '--state-file', state, u.stats] },
       { name: 'wsgistat unix:// --state-file --records all', args: [CLI, '--state-file', state, '--records', 'all', u.stats] },
       { name: 'wsgistat unix:// --no-state', args: [CLI, '--no-state', u.stats] },
+      { name: 'wsgistat gunicorn:// --state-file (+ backlog)', args: [CLI, '--state-file', gstate, g.status] },
+      { name: 'wsgistat gunicorn:// --state-file --listen none', args: [CLI, '--state-file', gstate, '--listen', 'none', g.status] },
     ]);
   } finally {
     await u.stop();
+    await g.stop();
   }
 }
 

@@ -36,7 +36,7 @@ function describe(config: Config): object {
       mode: s.address.mode,
       timeout_ms: s.timeoutMs,
       max_bytes: s.maxBytes,
-      ...(s.listen ? { listen: `${s.listen.host}:${s.listen.port}` } : {}),
+      ...(s.listen ? { listen: s.listen === 'none' ? 'none' : `${s.listen.host}:${s.listen.port}` } : {}),
     })),
     records: [...config.records],
     vars: config.vars.kind === 'some' ? [...config.vars.names] : config.vars.kind,

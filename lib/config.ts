@@ -58,7 +58,7 @@ export const OPTIONS: OptionDef[] = [
   { flag: '--cron', key: 'cron', kind: 'string', arg: 'EXPR', default: 'none', doc: "stay up and sample when a cron expression matches (a leading seconds field is allowed: '*/10 * * * * *')" },
   { flag: '--state-file', key: 'state_file', kind: 'path', arg: 'PATH', default: '~/.local/state/wsgistat/state-<sources>.json', doc: 'where a one-shot run keeps its sample for the next run\'s rates (continuous mode: loaded at start, saved at exit)' },
   { flag: '--no-state', key: 'state', kind: 'bool', default: 'state on', doc: 'keep no state file: one-shot runs print no rates' },
-  { flag: '--listen', key: 'listen', kind: 'string', arg: 'HOST:PORT', default: 'none (gunicorn with the wsgistat hooks: found from its master)', doc: "read the accept backlog of this TCP listener from /proc/net/tcp (one source only; per source: \"listen\" in the config file)" },
+  { flag: '--listen', key: 'listen', kind: 'string', arg: 'HOST:PORT', default: 'none (gunicorn with the wsgistat hooks: found from its master)', doc: "read the accept backlog of this TCP listener from /proc/net/tcp; none: do not look for one (one source only; per source: \"listen\" in the config file)" },
   { flag: '--max-gap', key: 'max_gap', kind: 'duration', arg: 'DURATION', default: '10m', doc: 'a previous sample older than this gives no rates' },
   { flag: '--check', kind: 'bool', default: 'off', doc: 'check the options and addresses, print the resolved configuration as JSON, read nothing' },
   { flag: '--help', short: '-h', kind: 'bool', default: '', doc: 'show this help' },
@@ -141,9 +141,10 @@ function sourceFromString(text: string, origin: Origin, timeoutMs: number, maxBy
 
 const SOURCE_KEYS = ['address', 'label', 'timeout', 'max_bytes', 'listen'];
 
-function listenOf(v: unknown, origin: Origin): { host: string; port: number } {
+function listenOf(v: unknown, origin: Origin): { host: string; port: number } | 'none' {
+  if (v === 'none') return 'none';
   const l = typeof v === 'string' ? parseListen(v) : undefined;
-  return l ?? bad(origin, 'a TCP listener as HOST:PORT, such as "127.0.0.1:8000"', v);
+  return l ?? bad(origin, 'a TCP listener as HOST:PORT, such as "127.0.0.1:8000", or "none"', v);
 }
 
 function sourceFromObject(o: Record<string, unknown>, origin: Origin, timeoutMs: number, maxBytes: number): SourceSpec {

@@ -75,7 +75,7 @@ describe('configuration', () => {
       ['a flag without its value', () => configError(['/s', '--records']), '--records needs a value: LIST (see wsgistat --help)'],
       ['a bad label', () => configError(['1app=/s']), 'source 1: source "1app=/s": cannot tell what kind of address this is (address forms: unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, http://host:port, http+unix:///path, file:///path.json, gunicorn:///path.json)'],
       ['--listen with several sources', () => configError(['--listen', '127.0.0.1:8000', '/a', '/b']), '--listen names one listener, but there are 2 sources: give each its own "listen" in the config file'],
-      ['a bad --listen', () => configError(['--listen', '8000', '/a']), '--listen: expected a TCP listener as HOST:PORT, such as "127.0.0.1:8000", got "8000"'],
+      ['a bad --listen', () => configError(['--listen', '8000', '/a']), '--listen: expected a TCP listener as HOST:PORT, such as "127.0.0.1:8000", or "none", got "8000"'],
       ['a duplicate label', () => configError(['a=/s', 'a=/t']), 'label "a" is given to more than one source'],
     ];
     for (const [what, run, message] of cases) it(what, () => expect(run()).to.equal(message));

@@ -2,20 +2,26 @@
 // --listen, or, for gunicorn with the wsgistat hooks, the one its master holds open.
 
 import type { Body } from '../records/types.js';
-import { findListener, listeners, socketInodes, somaxconn, type Listener } from './backlog.js';
+import { listeners, lookupListener, parseListen, socketInodes, somaxconn, type Listener } from './backlog.js';
 import type { Sample, Source } from './types.js';
 
 const show = (l: Listener) => (l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`);
 
-/** The master's listening sockets, or why they could not be found. */
-function masterListeners(pid: number): Listener[] | string {
+/** The master's TCP listener: from the bind addresses it recorded, else from the sockets it holds
+ *  open (/proc/<pid>/fd, which needs gunicorn's user or root); or why it could not be found. */
+function masterListener(pid: number, bind: string[]): Listener | string | undefined {
+  for (const b of bind) {
+    const hp = parseListen(b);
+    const l = hp && lookupListener(hp.host, hp.port);
+    if (l) return l;
+  }
   let inodes: Set<number>;
   try {
     inodes = socketInodes(pid);
   } catch (e) {
     return `cannot read /proc/${pid}/fd (${(e as NodeJS.ErrnoException).code}): run wsgistat as gunicorn's user or give --listen HOST:PORT`;
   }
-  return listeners().filter((l) => inodes.has(l.inode));
+  return [...listeners(4), ...listeners(6)].find((l) => inodes.has(l.inode));
 }
 
 function addBacklog(summary: Body, l: Listener, setting: number | undefined): void {
@@ -39,16 +45,17 @@ export function withBacklog(source: Source): Source {
       if (!summary) return sample;
       const hint = sample.listener;
       const setting = hint?.backlog;
+      if (listen === 'none') return sample;
       if (listen) {
-        const l = findListener(listeners(), listen.host, listen.port);
+        const l = lookupListener(listen.host, listen.port);
         if (l) addBacklog(summary, l, setting);
         else sample.notices.push(`no TCP listener on ${listen.host}:${listen.port} in /proc/net/tcp or tcp6 (is the server running, on this host and in this network namespace?)`);
         return sample;
       }
       if (!hint?.pid) return sample;
-      const found = masterListeners(hint.pid);
+      const found = masterListener(hint.pid, hint.tcp);
       if (typeof found === 'string') sample.notices.push(found);
-      else if (found.length > 0) addBacklog(summary, found[0]!, setting);
+      else if (found) addBacklog(summary, found, setting);
       else if (hint.unix.length) sample.notices.push(`gunicorn listens on ${hint.unix.join(', ')}: the accept backlog of a unix socket is not in /proc/net; not reported`);
       return sample;
     },

@@ -20,6 +20,7 @@ function sourceFor(spec: SourceSpec, shape: ShapeOptions): Source {
 
 export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
   const source = sourceFor(spec, shape);
+  if (spec.listen === 'none') return source;
   return spec.listen || spec.address.mode === 'gunicorn' ? withBacklog(source) : source;
 }
 

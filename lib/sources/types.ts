@@ -10,8 +10,9 @@ export interface SourceSpec {
   label?: string;
   timeoutMs: number;
   maxBytes: number;
-  /** A TCP listener whose accept backlog to read from the kernel (--listen). */
-  listen?: { host: string; port: number };
+  /** A TCP listener whose accept backlog to read from the kernel (--listen), or 'none': do not
+   *  look for one. */
+  listen?: { host: string; port: number } | 'none';
 }
 
 /** What the sources are asked to shape. */
@@ -26,7 +27,7 @@ export interface Sample {
   /** Things worth a warning that did not stop the read (a mode mix-up, a repaired document). */
   notices: string[];
   /** What a source knows of the server's listeners, for the backlog step (backlog-source.ts). */
-  listener?: { pid: number; backlog?: number; unix: string[] };
+  listener?: { pid: number; backlog?: number; unix: string[]; tcp: string[] };
 }
 
 export interface Source {

@@ -115,6 +115,8 @@ describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
       expect(summaryOf(run)).to.include({
         backlog: 3, listen_queue: 3, backlog_address: `127.0.0.1:${g.httpPort}`, backlog_max: Math.min(2048, somaxconn), workers_busy: 2,
       });
+      const off = summaryOf(await read(g, ['--listen', 'none']));
+      expect(off).to.not.have.any.keys('backlog', 'backlog_address', 'backlog_max', 'listen_queue');
     } finally {
       g.release();
       expect(await Promise.all([...held, ...waiting])).to.deep.equal([200, 200, 200, 200, 200]);

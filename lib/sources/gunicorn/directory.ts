@@ -60,7 +60,9 @@ export function shapeGunicornDir(master: Obj, files: Obj[], opts: GunicornShapeO
 }
 
 /** What master.json says of the listeners, for the backlog step. */
-export function listenerHint(master: Obj): { pid: number; backlog?: number; unix: string[] } {
-  const unix = Array.isArray(master.bind) ? master.bind.filter((b): b is string => typeof b === 'string' && b.startsWith('unix:')) : [];
-  return { pid: num(master.pid), ...(typeof master.backlog === 'number' ? { backlog: master.backlog } : {}), unix };
+export function listenerHint(master: Obj): { pid: number; backlog?: number; unix: string[]; tcp: string[] } {
+  const bind = Array.isArray(master.bind) ? master.bind.filter((b): b is string => typeof b === 'string') : [];
+  const unix = bind.filter((b) => b.startsWith('unix:'));
+  const tcp = bind.filter((b) => !b.startsWith('unix:') && !b.startsWith('fd://'));
+  return { pid: num(master.pid), ...(typeof master.backlog === 'number' ? { backlog: master.backlog } : {}), unix, tcp };
 }
