@@ -89,19 +89,29 @@ export interface Uwsgi {
 
 export function get(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 25000): Promise<number> {
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err: Error | undefined, status?: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else {
+        resolve(status ?? 0);
+      }
+    };
     const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       res.resume();
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve(res.statusCode ?? 0);
-      });
+      res.on('end', () => done(undefined, res.statusCode ?? 0));
+      // A server killed mid-response: Node says so on the response, and 'end' never comes.
+      res.on('error', (e) => done(e));
+      res.on('close', () => done(new Error(`GET ${path}: the connection closed before the response ended`)));
     });
-    // A whole-request bound: the socket idle timeout does not cover every way a request can hang.
-    const timer = setTimeout(() => req.destroy(new Error(`GET ${path} took more than ${timeoutMs} ms`)), timeoutMs);
-    req.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
+    // A whole-request bound, settled here: the socket idle timeout does not cover every way a
+    // request can hang.
+    const timer = setTimeout(() => done(new Error(`GET ${path} took more than ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => done(e));
   });
 }
 
