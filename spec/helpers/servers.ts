@@ -55,6 +55,16 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
+/** Stops a server process: `signal`, then SIGKILL after `graceMs`; resolves once it has exited. */
+async function endProcess(proc: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill(signal);
+  const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
 export interface UwsgiOptions {
   stats?: 'unix' | 'abstract' | 'tcp';
   /** With stats 'unix': this socket path instead of one in the server's temporary directory. */
@@ -172,13 +182,7 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
       if (stopped) return;
       stopped = true;
       server.release();
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await endProcess(proc, 'SIGTERM', 5000);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -249,7 +253,6 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
   });
   proc.stdout!.on('data', (d) => (log += d));
   proc.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise((r) => proc.once('exit', r));
   const g: Gunicorn = {
     dir, status: `gunicorn://${statusDir}`, httpPort, proc,
     log: () => log,
@@ -270,12 +273,7 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
       if (stopped) return;
       stopped = true;
       writeFileSync(releaseFile, '');
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill(signal);
-        const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
-        await exited;
-        clearTimeout(t);
-      }
+      await endProcess(proc, signal, 10000);
       rmSync(dir, { recursive: true, force: true });
     },
   };
