@@ -10,7 +10,7 @@ import { parseAddress } from './sources/address.js';
 import { sourceKey, type SourceSpec } from './sources/index.js';
 import { defaultStatePath } from './state.js';
 import { parseListen } from './sources/backlog.js';
-import type { VarsPolicy } from './sources/uwsgi/shape.js';
+import type { VarsPolicy } from './sources/types.js';
 import { RECORD_TYPES, type RecordType } from './records/types.js';
 
 export interface Config {

@@ -5,7 +5,7 @@
 
 import { describeEndpoint } from './address.js';
 import { SourceError, fromSystemError } from '../errors.js';
-import { decodeJson } from './json.js';
+import { decodeJson, repairNotice } from './json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from './types.js';
 import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
 import { isGunicornStatus, shapeGunicorn } from './gunicorn/shape.js';
@@ -40,8 +40,10 @@ export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
     spec,
     async collect(): Promise<Sample> {
       const bytes = await readBounded(path, spec, where);
-      const { value, repairs } = decodeJson(bytes, where);
-      const notices = repairs.length ? [`read an invalid document leniently (${repairs.join(', ')})`] : [];
+      const decoded = decodeJson(bytes, where);
+      const value = decoded.value;
+      const repaired = repairNotice(decoded);
+      const notices = repaired ? [repaired] : [];
       if (isUwsgiStats(value)) return { server: 'uwsgi', bodies: shapeUwsgi(value, shape), notices };
       if (isGunicornStatus(value)) return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive: pidAlive }), notices };
       throw new SourceError('not_stats', `${where} holds JSON but neither a uWSGI stats document (no "workers" list) nor a gunicorn status file (no "stats" list)`);

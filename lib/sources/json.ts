@@ -18,6 +18,11 @@ class Invalid extends Error {
   constructor(readonly at: number, message: string) { super(message); }
 }
 
+/** The warning for a document that had to be repaired, or undefined for a valid one. */
+export function repairNotice(decoded: Decoded): string | undefined {
+  return decoded.repairs.length ? `read an invalid document leniently (${decoded.repairs.join(', ')})` : undefined;
+}
+
 export function decodeJson(bytes: Buffer, where: string): Decoded {
   if (bytes.length === 0) throw new SourceError('empty', `${where} is empty`);
   // Invalid UTF-8 becomes U+FFFD here rather than failing the document.

@@ -2,7 +2,15 @@
 
 import type { Address } from './address.js';
 import type { Body, RecordType } from '../records/types.js';
-import type { VarsPolicy } from './uwsgi/shape.js';
+
+/** Which request variables of a request in flight to emit (--vars). They hold cookies and
+ *  Authorization headers of live requests, so the default is none. */
+export type VarsPolicy = { kind: 'none' } | { kind: 'all' } | { kind: 'some'; names: ReadonlySet<string> };
+
+/** Whether the policy asks for the request variable `name`. */
+export function wantsVar(policy: VarsPolicy, name: string): boolean {
+  return policy.kind === 'all' || (policy.kind === 'some' && policy.names.has(name));
+}
 
 export interface SourceSpec {
   address: Address;

@@ -10,7 +10,7 @@ import { parseAddress } from '../../lib/sources/address.js';
 import { gunicornSource, readStatusFile } from '../../lib/sources/gunicorn/index.js';
 import { shapeGunicorn } from '../../lib/sources/gunicorn/shape.js';
 import { createSource } from '../../lib/sources/index.js';
-import type { VarsPolicy } from '../../lib/sources/uwsgi/shape.js';
+import type { VarsPolicy } from '../../lib/sources/types.js';
 import { wsgistat } from '../helpers/run.js';
 import { cleanup, tempDir } from '../helpers/servers.js';
 

@@ -3,7 +3,7 @@
 
 import { SourceError } from '../../errors.js';
 import type { Body } from '../../records/types.js';
-import type { VarsPolicy } from '../uwsgi/shape.js';
+import { wantsVar, type VarsPolicy } from '../types.js';
 import type { GunicornShapeOptions } from './shape.js';
 
 type Obj = Record<string, unknown>;
@@ -18,9 +18,8 @@ function request(body: Body, current: unknown, vars: VarsPolicy): void {
   if (typeof r.method === 'string' && r.method) body.request_method = r.method;
   if (typeof r.path === 'string' && r.path) body.request_path = r.path;
   if (typeof r.start === 'number') body.request_start = Math.round(r.start * 1000) / 1000;
-  const want = (name: string) => vars.kind === 'all' || (vars.kind === 'some' && vars.names.has(name));
-  if (typeof r.query === 'string' && r.query && want('QUERY_STRING')) body.var_QUERY_STRING = r.query;
-  if (typeof r.host === 'string' && r.host && want('HTTP_HOST')) body.var_HTTP_HOST = r.host;
+  if (typeof r.query === 'string' && r.query && wantsVar(vars, 'QUERY_STRING')) body.var_QUERY_STRING = r.query;
+  if (typeof r.host === 'string' && r.host && wantsVar(vars, 'HTTP_HOST')) body.var_HTTP_HOST = r.host;
 }
 
 export function shapeGunicornDir(master: Obj, files: Obj[], opts: GunicornShapeOptions, where: string): Body[] {

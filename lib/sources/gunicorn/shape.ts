@@ -6,7 +6,7 @@
 
 import { SourceError } from '../../errors.js';
 import type { Body, RecordType } from '../../records/types.js';
-import type { VarsPolicy } from '../uwsgi/shape.js';
+import { wantsVar, type VarsPolicy } from '../types.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -37,9 +37,8 @@ function request(body: Body, e: Obj, vars: VarsPolicy): void {
   const q = uri.indexOf('?');
   if (typeof e.method === 'string' && e.method !== '') body.request_method = e.method;
   if (uri !== '') body.request_path = q === -1 ? uri : uri.slice(0, q);
-  const want = (name: string) => vars.kind === 'all' || (vars.kind === 'some' && vars.names.has(name));
-  if (q !== -1 && want('QUERY_STRING')) body.var_QUERY_STRING = uri.slice(q + 1);
-  if (typeof e.host === 'string' && e.host !== '' && want('HTTP_HOST')) body.var_HTTP_HOST = e.host;
+  if (q !== -1 && wantsVar(vars, 'QUERY_STRING')) body.var_QUERY_STRING = uri.slice(q + 1);
+  if (typeof e.host === 'string' && e.host !== '' && wantsVar(vars, 'HTTP_HOST')) body.var_HTTP_HOST = e.host;
 }
 
 export function shapeGunicorn(doc: unknown, opts: GunicornShapeOptions): Body[] {

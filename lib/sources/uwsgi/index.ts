@@ -2,7 +2,7 @@
 // pure mapping to records (shape.ts).
 
 import { describeEndpoint } from '../address.js';
-import { decodeJson } from '../json.js';
+import { decodeJson, repairNotice } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { fetchStats, PROBE_MS } from './transport.js';
 import { shapeUwsgi } from './shape.js';
@@ -32,9 +32,10 @@ export function uwsgiSocketSource(spec: SourceSpec, shape: ShapeOptions): Source
       const notices: string[] = [];
       const mode = modeNotice(spec, fetched.served);
       if (mode) notices.push(mode);
-      const { value, repairs } = decodeJson(fetched.payload, describeEndpoint(spec.address.endpoint));
-      if (repairs.length) notices.push(`read an invalid document leniently (${repairs.join(', ')})`);
-      return { server: 'uwsgi', bodies: shapeUwsgi(value, shape), notices };
+      const decoded = decodeJson(fetched.payload, describeEndpoint(spec.address.endpoint));
+      const repaired = repairNotice(decoded);
+      if (repaired) notices.push(repaired);
+      return { server: 'uwsgi', bodies: shapeUwsgi(decoded.value, shape), notices };
     },
   };
 }

@@ -2,16 +2,8 @@
 // Field facts are in ../shared/docs/protocols.md §1 and the README's field tables.
 
 import { SourceError } from '../../errors.js';
-import type { Body, RecordType, Scalar } from '../../records/types.js';
-
-/** Which request variables of a core in a request to emit. `vars` holds cookies and
- *  Authorization headers of live requests, so the default is none. */
-export type VarsPolicy = { kind: 'none' } | { kind: 'all' } | { kind: 'some'; names: ReadonlySet<string> };
-
-export interface ShapeOptions {
-  records: ReadonlySet<RecordType>;
-  vars: VarsPolicy;
-}
+import type { Body, Scalar } from '../../records/types.js';
+import { wantsVar, type ShapeOptions, type VarsPolicy } from '../types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -134,7 +126,7 @@ function addVars(body: Body, vars: unknown[], policy: VarsPolicy): void {
     const eq = entry.indexOf('=');
     if (eq <= 0) continue;
     const name = entry.slice(0, eq);
-    if (policy.kind === 'some' && !policy.names.has(name)) continue;
+    if (!wantsVar(policy, name)) continue;
     body[`var_${name}`] = entry.slice(eq + 1);
   }
 }

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeJson } from '../../../lib/sources/json.js';
-import { shapeUwsgi, type VarsPolicy } from '../../../lib/sources/uwsgi/shape.js';
+import { shapeUwsgi } from '../../../lib/sources/uwsgi/shape.js';
+import type { VarsPolicy } from '../../../lib/sources/types.js';
 import { unwrap } from '../../../lib/sources/uwsgi/transport.js';
 import { RECORD_TYPES, type RecordType } from '../../../lib/records/types.js';
 
