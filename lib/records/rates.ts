@@ -13,6 +13,10 @@
 // - First sample, a previous sample from the same millisecond or the future, or one older than
 //   maxGapMs: no rate fields.
 // - avg_rt is not a mean and never decays; mean_rt = Δrunning_time / Δrequests over the interval.
+// - The summary says `counters_reset: true` when any of those resets happened in the interval (a
+//   restart, a slot reset, a counter that went down): its changes then count from zero and miss
+//   what was served before the reset. Consumers that prefer no value to a low one (the mackerel
+//   format) skip such a sample. A new or vanished slot is not a reset: nothing is missed.
 
 import { COUNTERS } from './schemas.js';
 import type { Body } from './types.js';
@@ -50,17 +54,19 @@ function counts(b: Body): Counts {
   return c;
 }
 
-/** Changes of one worker slot's counters since the previous sample. */
-function slotDeltas(now: Counts, prev: SlotState | undefined, restarted: boolean, respawns?: number): Counts {
-  const reset = restarted || !prev || (respawns !== undefined && prev.respawn_count !== undefined && respawns < prev.respawn_count);
+/** Changes of one worker slot's counters since the previous sample; `reset` when they count from
+ *  zero because the slot or a counter started again (not merely because the slot is new). */
+function slotDeltas(now: Counts, prev: SlotState | undefined, restarted: boolean, respawns?: number): { d: Counts; reset: boolean } {
+  let reset = prev !== undefined && (restarted || (respawns !== undefined && prev.respawn_count !== undefined && respawns < prev.respawn_count));
   const d: Counts = {};
   for (const k of COUNTERS) {
     const cur = now[k];
     if (cur === undefined) continue;
-    const before = reset ? undefined : prev.c[k];
+    const before = reset || !prev ? undefined : prev.c[k];
+    if (before !== undefined && cur < before) reset = true;
     d[k] = before === undefined || cur < before ? cur : cur - before;
   }
-  return d;
+  return { d, reset };
 }
 
 const NAMES = COUNTERS.map((k) => [k, `${k}_delta`, `${k}_per_sec`] as const);
@@ -99,17 +105,26 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
   const seconds = gap / 1000;
   const restarted = state.pid !== undefined && prev.pid !== undefined && state.pid !== prev.pid;
   const total: Counts = {};
+  let reset = restarted;
   for (const w of workers) {
     const id = String(w.worker_id);
-    const d = slotDeltas(state.workers[id]!.c, prev.workers[id], restarted, state.workers[id]!.respawn_count);
+    const { d, reset: slotReset } = slotDeltas(state.workers[id]!.c, prev.workers[id], restarted, state.workers[id]!.respawn_count);
+    reset ||= slotReset;
     addRates(w, d, seconds);
     for (const k of COUNTERS) if (d[k] !== undefined) total[k] = (total[k] ?? 0) + d[k]!;
   }
   if (summary) {
     const own = slotDeltas(state.summary!, prev.summary ? { c: prev.summary } : undefined, restarted);
-    for (const k of COUNTERS) if (total[k] === undefined && own[k] !== undefined && workers.every((w) => w[k] === undefined)) total[k] = own[k];
+    for (const k of COUNTERS) {
+      if (total[k] === undefined && own.d[k] !== undefined && workers.every((w) => w[k] === undefined)) {
+        total[k] = own.d[k];
+        // Only a counter the summary owns can reset here; the others are the workers' sums.
+        if (prev.summary?.[k] !== undefined && state.summary![k]! < prev.summary[k]!) reset = true;
+      }
+    }
     addRates(summary, total, seconds);
     summary.stalled = stalled(summary, total, restarted ? undefined : prev.listen_queue);
+    summary.counters_reset = reset;
   }
   return { state };
 }

@@ -99,6 +99,7 @@ export const schemas = {
     file_idle_workers: num("gunicorn: the status file's own IdleWorkers, as written (it drifts, even below zero)"),
     ...rateFields('(server)'),
     stalled: { type: 'boolean', description: 'true when connections wait (listen_queue > 0, not shrinking) while no worker is busy and no counter moved: a stuck server that looks idle; absent on a first sample' },
+    counters_reset: { type: 'boolean', description: 'true when the server restarted, a worker slot was reset or a counter went down since the previous sample: the *_delta fields then count from zero and miss what came before the reset; absent on a first sample' },
   }),
   worker: schema({
     worker_id: num('worker slot id (uWSGI `id`, from 1); gunicorn: the worker pid'),

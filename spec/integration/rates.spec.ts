@@ -47,7 +47,7 @@ describe('rates against real uWSGI', function () {
     expect(s.requests_delta).to.equal(n);
     expect(s.requests_per_sec).to.equal(Math.round((n / s.rate_interval) * 1000) / 1000);
     expect(s.mean_rt).to.equal(Math.round((s.running_time_delta / n) * 10) / 10);
-    expect(s).to.include({ exceptions_delta: 0, respawn_count_delta: 0, stalled: false });
+    expect(s).to.include({ exceptions_delta: 0, respawn_count_delta: 0, stalled: false, counters_reset: false });
     expect(workersOf(second).reduce((sum, w) => sum + w.requests_delta, 0)).to.equal(n);
   });
 
@@ -85,6 +85,7 @@ describe('rates against real uWSGI', function () {
     expect(s1.pid).to.not.equal(s0.pid);
     expect(s1.requests).to.be.below(s0.requests);
     expect(s1.requests_delta, 'what the new server served, not a negative number').to.equal(s1.requests);
+    expect(s1.counters_reset).to.equal(true);
     for (const w of workersOf(second)) expect(w.requests_delta).to.equal(w.requests);
   });
 

@@ -34,7 +34,7 @@ const OTHER = ['exceptions', 'harakiri_count', 'signals', 'respawn_count'];
 describe('rates', () => {
   it('adds no rate fields to a first sample', () => {
     const [s] = series([[1000, sample(1, [{ requests: 5 }])]]);
-    expect(s![0]).to.not.have.any.keys('rate_interval', 'requests_delta', 'stalled');
+    expect(s![0]).to.not.have.any.keys('rate_interval', 'requests_delta', 'stalled', 'counters_reset');
   });
 
   it('turns counters into changes and per-second rates, and gives the true mean request time', () => {
@@ -45,7 +45,7 @@ describe('rates', () => {
     const [summary, w1, w2] = second!;
     expect(summary).to.deep.include({
       rate_interval: 10, mean_rt: 200, requests_delta: 20, requests_per_sec: 2, running_time_delta: 4000, running_time_per_sec: 400,
-      tx_delta: 2000, tx_per_sec: 200, stalled: false, ...zeros(OTHER),
+      tx_delta: 2000, tx_per_sec: 200, stalled: false, counters_reset: false, ...zeros(OTHER),
     });
     expect(w1).to.deep.include({ rate_interval: 10, mean_rt: 200, requests_delta: 20, requests_per_sec: 2, avg_rt: 999 });
     expect(w2).to.deep.include({ rate_interval: 10, requests_delta: 0, requests_per_sec: 0 });
@@ -68,7 +68,20 @@ describe('rates', () => {
     const [summary, w1, w2] = second!;
     expect(w1).to.deep.include({ requests_delta: 3, respawn_count_delta: 1 });
     expect(w2).to.deep.include({ requests_delta: 10, tx_delta: 50 });
-    expect(summary).to.deep.include({ requests_delta: 13, tx_delta: 50 });
+    expect(summary).to.deep.include({ requests_delta: 13, tx_delta: 50, counters_reset: true });
+  });
+
+  it('says a counter reset happened for each kind of reset, and not for a respawn that kept its counters', () => {
+    const resetOf = (a: Body[], b: Body[]) => series([[0, a], [10_000, b]])[1]![0]!.counters_reset;
+    expect(resetOf(sample(1, [{ requests: 5, respawn_count: 3 }]), sample(1, [{ requests: 9, respawn_count: 1 }])), 'respawn_count down').to.equal(true);
+    expect(resetOf(sample(1, [{ requests: 5 }]), sample(1, [{ requests: 9, tx: 0 }], { type: 'summary' })), 'nothing went down').to.equal(false);
+    expect(resetOf(sample(1, [{ tx: 5 }]), sample(1, [{ tx: 4 }])), 'one counter down').to.equal(true);
+    expect(resetOf(sample(1, [{ pid: 100, requests: 5, respawn_count: 1 }]), sample(1, [{ pid: 900, requests: 6, respawn_count: 2 }])), 'respawn').to.equal(false);
+    // A counter only the summary carries (gunicorn's TotalAccesses) rewritten from zero.
+    const own = (n: number): Body[] => [{ type: 'summary', pid: 7, requests: n }];
+    expect(resetOf(own(50), own(3))).to.equal(true);
+    expect(series([[0, own(50)], [10_000, own(3)]])[1]![0]).to.deep.include({ requests_delta: 3 });
+    expect(resetOf(own(50), own(53))).to.equal(false);
   });
 
   it('counts from zero after a server restart (new master pid), never negative', () => {
@@ -76,7 +89,7 @@ describe('rates', () => {
       [0, sample(1, [{ requests: 1000 }, { requests: 900 }])],
       [10_000, sample(2, [{ requests: 6 }, { requests: 1200 }])],
     ]);
-    expect(second![0]).to.deep.include({ requests_delta: 1206, requests_per_sec: 120.6 });
+    expect(second![0]).to.deep.include({ requests_delta: 1206, requests_per_sec: 120.6, counters_reset: true });
   });
 
   it('takes nothing away for a slot that disappears, and counts a new slot from zero', () => {
@@ -84,12 +97,12 @@ describe('rates', () => {
       [0, sample(1, [{ requests: 10 }, { requests: 10 }])],
       [10_000, sample(1, [{ requests: 15 }])],
     ]);
-    expect(second![0]).to.deep.include({ requests_delta: 5 });
+    expect(second![0]).to.deep.include({ requests_delta: 5, counters_reset: false });
     const [, third] = series([
       [0, sample(1, [{ requests: 10 }])],
       [10_000, sample(1, [{ requests: 15 }, { requests: 4 }])],
     ]);
-    expect(third![0]).to.deep.include({ requests_delta: 9 });
+    expect(third![0]).to.deep.include({ requests_delta: 9, counters_reset: false });
   });
 
   it('gives no rates, and says why, when the previous sample is too old or from the future', () => {
