@@ -105,6 +105,7 @@ def post_fork(server, worker):
                 "booted": time.time(),
                 "requests": 0,
                 "request_time_us": 0,
+                "exceptions": 0,
                 "status_1xx": 0, "status_2xx": 0, "status_3xx": 0, "status_4xx": 0, "status_5xx": 0,
             }
             _write(_worker_file(worker.pid), _snapshot())
@@ -149,6 +150,11 @@ def post_request(worker, req, environ, resp):
             code = getattr(resp, "status_code", None)
             if isinstance(code, int) and 100 <= code <= 599:
                 _state["status_%dxx" % (code // 100)] += 1
+            elif code is None:
+                # No status yet: the app raised before start_response, and gunicorn answers
+                # 500 (handle_error) after this hook.
+                _state["exceptions"] += 1
+                _state["status_5xx"] += 1
             _write(_worker_file(worker.pid), _snapshot())
     except Exception as e:
         _warn(worker.log, "post_request: %s" % e)

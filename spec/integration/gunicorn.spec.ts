@@ -63,16 +63,18 @@ describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
     }
   });
 
-  it('gives requests_delta N, 2xx responses and the mean request time across one-shot runs', async function () {
+  it('gives requests_delta N, responses by status, exceptions and the mean request time across one-shot runs', async function () {
     const g = await gunicorn(this, { workerClass: 'gthread', workers: 2, threads: 2 });
     const dir = tempDir();
     dirs.push(dir);
     const run = (args: string[]) => wsgistat(args, { env: { XDG_STATE_HOME: dir } });
     await run([g.status]);
     for (let i = 0; i < 17; i++) expect(await g.get('/')).to.equal(200);
+    // An app that raises: gunicorn answers 500 after post_request saw no status.
+    for (let i = 0; i < 3; i++) expect(await g.get('/boom')).to.equal(500);
     const s = summaryOf(await run([g.status]));
-    expect(s).to.include({ requests_delta: 17, status_2xx_delta: 17, status_5xx_delta: 0, stalled: false });
-    expect(s.mean_rt).to.equal(Math.round((s.running_time_delta / 17) * 10) / 10);
+    expect(s).to.include({ requests_delta: 20, status_2xx_delta: 17, status_5xx_delta: 3, exceptions_delta: 3, stalled: false });
+    expect(s.mean_rt).to.equal(Math.round((s.running_time_delta / 20) * 10) / 10);
   });
 
   it('stays right after a busy worker is SIGKILLed: no stale entry, the replacement counted', async function () {

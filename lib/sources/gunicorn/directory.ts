@@ -9,8 +9,9 @@ import type { GunicornShapeOptions } from './shape.js';
 type Obj = Record<string, unknown>;
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const CLASSES = ['status_1xx', 'status_2xx', 'status_3xx', 'status_4xx', 'status_5xx'] as const;
-/** Worker counters, as named in the file and in the records (request_time_us is running_time, µs). */
-const COUNTED: [string, string][] = [['requests', 'requests'], ['request_time_us', 'running_time'], ...CLASSES.map((c) => [c, c] as [string, string])];
+/** Worker counters, as named in the file and in the records (request_time_us is running_time, µs;
+ *  exceptions: requests whose app raised before start_response). */
+const COUNTED: [string, string][] = [['requests', 'requests'], ['request_time_us', 'running_time'], ['exceptions', 'exceptions'], ...CLASSES.map((c) => [c, c] as [string, string])];
 
 function request(body: Body, current: unknown, vars: VarsPolicy): void {
   if (!Array.isArray(current) || current.length === 0) return;
