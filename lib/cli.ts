@@ -11,6 +11,7 @@ import { tick, type TickOptions } from './pipeline.js';
 import type { RateState } from './records/rates.js';
 import type { RecordType } from './records/types.js';
 import { alignedEvery, cronNext, cronProblem, scheduler } from './schedule.js';
+import { metaOutput, metricLines, segmentsFor } from './sinks/mackerel.js';
 import { stdoutSink } from './sinks/stdout.js';
 import { createSource, type Source } from './sources/index.js';
 import { loadStates, saveStates } from './state.js';
@@ -45,6 +46,8 @@ function describe(config: Config): object {
     schedule: config.intervalMs ? { interval_ms: config.intervalMs } : config.cron ? { cron: config.cron } : 'once',
     state_file: config.stateFile ?? null,
     max_gap_ms: config.maxGapMs,
+    format: config.format,
+    ...(config.format === 'mackerel' ? { metric_prefix: config.metricPrefix ?? 'by server' } : {}),
   };
 }
 
@@ -64,6 +67,7 @@ async function configure(argv: string[]): Promise<Config | number> {
     if (config.sources.length === 0) {
       throw new ConfigError('no source given, e.g. wsgistat unix:///run/uwsgi/app.stats (see wsgistat --help)');
     }
+    if (config.format === 'mackerel') segmentsFor(config.sources); // names that collide are a config error
     const cronError = config.cron ? await cronProblem(config.cron) : undefined;
     if (cronError) throw new ConfigError(`--cron: expected a cron expression such as "*/10 * * * * *", got ${JSON.stringify(config.cron)} (${cronError})`);
     return config;
@@ -109,12 +113,32 @@ async function continuous(config: Config, sources: Source[], opts: TickOptions, 
   return EXIT_OK;
 }
 
+/** --format mackerel: one sample, printed as a mackerel-agent plugin does. A failed source prints
+ *  nothing (mackerel has no error metric), says why on stderr and makes the exit status 1. With
+ *  MACKEREL_AGENT_PLUGIN_META set, the graph definitions instead; the state file is not touched. */
+async function mackerel(config: Config, sources: Source[]): Promise<number> {
+  const meta = (process.env.MACKEREL_AGENT_PLUGIN_META ?? '') !== '';
+  const naming = { prefix: config.metricPrefix, segments: segmentsFor(config.sources) };
+  const rates = !meta && config.stateFile ? { states: readState(config), maxGapMs: config.maxGapMs } : undefined;
+  const sink = stdoutSink({ onClosed: () => process.exit(EXIT_OK), format: (r) => (meta ? metaOutput(r, naming) : metricLines(r, naming)) });
+  const records = new Set<RecordType>(['summary']);
+  const { failed } = await tick(sources, [sink], { hostname: config.hostname, errorRecords: false, records, rates });
+  await sink.close();
+  if (rates) writeState(config, rates.states);
+  return failed > 0 ? EXIT_SOURCE_FAILED : EXIT_OK;
+}
+
 async function main(argv: string[]): Promise<number> {
   const config = await configure(argv);
   if (typeof config === 'number') return config;
   if (config.check) {
     process.stdout.write(JSON.stringify(describe(config), null, 2) + '\n');
     return EXIT_OK;
+  }
+  if (config.format === 'mackerel') {
+    // Rates need the worker records; only summaries are printed.
+    const shape = { records: new Set<RecordType>(['summary', 'worker']), vars: { kind: 'none' } as const };
+    return mackerel(config, config.sources.map((spec) => createSource(spec, shape)));
   }
   const oneShot = !config.intervalMs && !config.cron;
   // Rates need a previous sample: in memory when continuous, in the state file when one-shot.

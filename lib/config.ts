@@ -31,7 +31,16 @@ export interface Config {
   maxGapMs: number;
   /** Validate and print the resolved configuration; read no source. */
   check: boolean;
+  /** What stdout gets: JSON lines, or mackerel-agent plugin metrics. */
+  format: 'json' | 'mackerel';
+  /** --format mackerel: the first part of every metric name; undefined: the server kind. */
+  metricPrefix?: string;
 }
+
+export const FORMATS = ['json', 'mackerel'] as const;
+
+/** A mackerel metric name part: what mackerel accepts, with dots only between parts. */
+const METRIC_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 type Kind = 'duration' | 'size' | 'records' | 'vars' | 'bool' | 'string' | 'path';
 
@@ -60,6 +69,8 @@ export const OPTIONS: OptionDef[] = [
   { flag: '--no-state', key: 'state', kind: 'bool', default: 'state on', doc: 'keep no state file: one-shot runs print no rates' },
   { flag: '--listen', key: 'listen', kind: 'string', arg: 'HOST:PORT', default: 'none (gunicorn with the wsgistat hooks: found from its master)', doc: "read the accept backlog of this TCP listener from /proc/net/tcp; none: do not look for one (one source only; per source: \"listen\" in the config file)" },
   { flag: '--max-gap', key: 'max_gap', kind: 'duration', arg: 'DURATION', default: '10m', doc: 'a previous sample older than this gives no rates' },
+  { flag: '--format', short: '-f', key: 'format', kind: 'string', arg: 'FORMAT', default: 'json', doc: 'json: one JSON record per line; mackerel: a mackerel-agent plugin\'s `name<TAB>value<TAB>epoch` lines for each server (one-shot runs only; see "mackerel-agent")' },
+  { flag: '--metric-prefix', key: 'metric_prefix', kind: 'string', arg: 'PREFIX', default: 'uwsgi or gunicorn, by server', doc: '--format mackerel: first part of every metric name (letters, digits, _ -, dots between parts)' },
   { flag: '--check', kind: 'bool', default: 'off', doc: 'check the options and addresses, print the resolved configuration as JSON, read nothing' },
   { flag: '--help', short: '-h', kind: 'bool', default: '', doc: 'show this help' },
   { flag: '--version', short: '-V', kind: 'bool', default: '', doc: 'print the version' },
@@ -291,6 +302,16 @@ export function resolveConfig(args: Argv): Config {
     sources[0]!.listen = listenOf(li.v, li.origin);
   }
 
+  const fo = pick('format', '--format');
+  if (fo && !(FORMATS as readonly unknown[]).includes(fo.v)) bad(fo.origin, `one of ${FORMATS.join(', ')}`, fo.v);
+  const format = (fo?.v ?? 'json') as Config['format'];
+  const mp = pick('metric_prefix', '--metric-prefix');
+  if (mp && (typeof mp.v !== 'string' || !METRIC_PREFIX.test(mp.v))) bad(mp.origin, 'a metric name prefix such as "uwsgi" or "web.uWSGI": letters, digits, _ and -, with dots between parts', mp.v);
+  if (mp && format !== 'mackerel') throw new ConfigError(`${mp.origin} only applies to --format mackerel`);
+  if (format === 'mackerel' && (iv || cr)) {
+    throw new ConfigError(`--format mackerel is for one-shot runs, which mackerel-agent starts every minute; drop ${(iv ?? cr)!.origin}`);
+  }
+
   const labels = sources.flatMap((s) => (s.label ? [s.label] : []));
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) throw new ConfigError(`label "${dup}" is given to more than one source`);
@@ -303,9 +324,13 @@ export function resolveConfig(args: Argv): Config {
     hostname: h ? (h.v as string) : osHostname(),
     intervalMs: iv ? parseDuration(iv.v, iv.origin) : undefined,
     cron: cr ? (cr.v as string).trim() : undefined,
-    stateFile: st?.v === false ? undefined : sf ? (sf.v as string) : defaultStatePath(sources.map(sourceKey)),
+    // A mackerel job keeps its own default state file: sharing one with a JSON job on the same
+    // sources would make each one's rates cover only the time since the other's run.
+    stateFile: st?.v === false ? undefined : sf ? (sf.v as string) : defaultStatePath(sources.map(sourceKey), format === 'json' ? undefined : format),
     stateFileGiven: sf !== undefined && st?.v !== false,
     maxGapMs: mg ? parseDuration(mg.v, mg.origin) : 10 * 60 * 1000,
     check: args.flags.get('--check') === true,
+    format,
+    ...(mp ? { metricPrefix: mp.v as string } : {}),
   };
 }

@@ -33,8 +33,8 @@ function fnv(text: string): string {
 }
 
 /** The default path: per user, and per set of sources, so that two jobs never share a file. */
-export function defaultStatePath(sourceKeys: string[], env: NodeJS.ProcessEnv = process.env): string {
-  const id = fnv([...sourceKeys].sort().join('\n'));
+export function defaultStatePath(sourceKeys: string[], job?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const id = fnv([...sourceKeys].sort().join('\n') + (job ? `\n#${job}` : ''));
   const home = env.HOME || (() => {
     try {
       return homedir();

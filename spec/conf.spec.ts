@@ -6,7 +6,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
-import { APP, cleanup, needs, startUwsgi, tempDir, until, type Uwsgi } from './helpers/servers.js';
+import { APP, cleanup, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
 
 const conf = (name: string) => readFileSync(fileURLToPath(new URL(`../../conf/${name}`, import.meta.url)), 'utf8');
 
@@ -45,6 +45,29 @@ function parseIni(text: string): Record<string, string> {
     if (m) out[m[1]!] = m[2]!;
   }
   return out;
+}
+
+/** mackerel-agent's TOML, as far as the sample uses it: [sections], key = "string" or an array of
+ *  strings on one line, # comments. */
+function parseToml(text: string): Map<string, Record<string, string | string[]>> {
+  const sections = new Map<string, Record<string, string | string[]>>();
+  let current: Record<string, string | string[]> | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const head = /^\[([^\]]+)\]$/.exec(line);
+    if (head) {
+      expect(sections.has(head[1]!), `section ${head[1]} once`).to.equal(false);
+      sections.set(head[1]!, (current = {}));
+      continue;
+    }
+    const kv = /^([a-z_]+)\s*=\s*(.+)$/.exec(line);
+    expect(kv, `a key = value line: ${line}`).to.not.equal(null);
+    expect(current, 'a key inside a section').to.not.equal(undefined);
+    const value = JSON.parse(kv![2]!) as string | string[]; // TOML basic strings and string arrays are JSON here
+    current![kv![1]!] = value;
+  }
+  return sections;
 }
 
 const INI = parseIni(conf('uwsgi.ini'));
@@ -165,6 +188,79 @@ describe('conf/ samples', () => {
         const firstTick = w.lines.slice(0, n);
         expect(new Set(times.slice(0, n)).size, 'one sample, one time').to.equal(1);
         expect(w.lines[n]!.at - firstTick.at(-1)!.at, 'the next sample comes a tick later').to.be.above(500);
+      } finally {
+        cleanup(dir);
+      }
+    });
+  });
+
+  describe('mackerel-agent.conf', () => {
+    const sections = parseToml(conf('mackerel-agent.conf'));
+    const command = (name: string) => sections.get(name)!.command as string[];
+    const gunicorns: Gunicorn[] = [];
+    after(async () => {
+      await Promise.all(gunicorns.map((g) => g.stop()));
+    });
+
+    it('defines metric plugins whose commands run wsgistat without a shell, each with its own state file', async () => {
+      expect([...sections.keys()]).to.deep.equal(['plugin.metrics.uwsgi', 'plugin.metrics.gunicorn', 'plugin.metrics.wsgi']);
+      const stateFiles = new Set<string>();
+      for (const name of sections.keys()) {
+        expect(name, 'the agent wants exactly two dots').to.match(/^plugin\.metrics\.[^.]+$/);
+        const argv = command(name);
+        expect(argv, 'an array: no shell').to.be.an('array');
+        expect(argv[0]).to.equal('/usr/bin/wsgistat');
+        const check = await wsgistat(['--check', ...argv.slice(1)]);
+        expect(check.code, check.stderr).to.equal(0);
+        const resolved = JSON.parse(check.stdout);
+        expect(resolved.format).to.equal('mackerel');
+        expect(resolved.state_file).to.match(/^\/var\/lib\/mackerel-agent\/wsgistat-[a-z-]+\.json$/);
+        stateFiles.add(resolved.state_file);
+      }
+      expect(stateFiles.size).to.equal(sections.size);
+      // The commented vassal migration line is a valid command too.
+      const vassal = /^# command = (\[.*\])$/m.exec(conf('mackerel-agent.conf'))![1]!;
+      const check = await wsgistat(['--check', ...(JSON.parse(vassal) as string[]).slice(1)]);
+      expect(JSON.parse(check.stdout)).to.include({ format: 'mackerel', metric_prefix: 'uWSGI' });
+    });
+
+    /** A section's command with its addresses and state file moved to the test's servers. */
+    function localized(name: string, swap: Record<string, string>, stateDir: string): string[] {
+      return command(name).slice(1).map((a) => {
+        if (a.startsWith('/var/lib/mackerel-agent/')) return join(stateDir, a.split('/').at(-1)!);
+        for (const [from, to] of Object.entries(swap)) if (a.endsWith(from)) return a.slice(0, a.length - from.length) + to;
+        return a;
+      });
+    }
+
+    it('gives per-minute requests from the second run for uWSGI and gunicorn, and graph definitions', async function () {
+      needs(this, 'gunicorn');
+      const u = await sampleServer(this);
+      const g = await startGunicorn({ workerClass: 'sync', workers: 2 });
+      gunicorns.push(g);
+      const dir = tempDir();
+      try {
+        const swap = {
+          [`unix://${INI.stats}`]: u.stats, 'unix:///run/uwsgi/web.stats': u.stats,
+          'gunicorn:///dev/shm/wsgistat-gunicorn': g.status, 'gunicorn:///dev/shm/wsgistat-api': g.status,
+        };
+        for (const name of sections.keys()) {
+          const args = localized(name, swap, dir);
+          const first = await wsgistat(args);
+          expect([first.code, first.stderr], name).to.deep.equal([0, '']);
+          await u.get('/');
+          await g.get('/');
+          const second = await wsgistat(args);
+          expect([second.code, second.stderr], name).to.deep.equal([0, '']);
+          const printed = second.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+          const prefixes = { 'plugin.metrics.uwsgi': ['uwsgi.'], 'plugin.metrics.gunicorn': ['gunicorn.'], 'plugin.metrics.wsgi': ['uwsgi.web.', 'gunicorn.api.'] }[name]!;
+          for (const p of prefixes) expect(printed, name).to.include(`${p}req.requests`);
+          expect(printed.every((n) => prefixes.some((p) => n.startsWith(p))), name).to.equal(true);
+          const meta = await wsgistat(args, { env: { MACKEREL_AGENT_PLUGIN_META: '1' } });
+          expect(meta.stdout.split('\n')[0]).to.equal('# mackerel-agent-plugin');
+          const graphs = Object.keys(JSON.parse(meta.stdout.split('\n')[1]!).graphs);
+          for (const n of printed) expect(graphs, n).to.include(n.slice(0, n.lastIndexOf('.')));
+        }
       } finally {
         cleanup(dir);
       }

@@ -35,6 +35,15 @@ describe('configuration', () => {
     expect(c.errorRecords).to.equal(true);
     expect(c.hostname).to.equal(hostname());
     expect(c.check).to.equal(false);
+    expect(c.format).to.equal('json');
+    expect(c.metricPrefix).to.equal(undefined);
+  });
+
+  it('gives a mackerel job its own default state file, apart from a JSON job on the same sources', () => {
+    const json = resolve(['/run/a.stats']);
+    const mackerel = resolve(['--format', 'mackerel', '--metric-prefix', 'web.uWSGI', '/run/a.stats']);
+    expect(mackerel).to.deep.include({ format: 'mackerel', metricPrefix: 'web.uWSGI' });
+    expect(mackerel.stateFile).to.match(/state-[0-9a-f]{16}\.json$/).and.not.equal(json.stateFile);
   });
 
   it('reads flags in --flag value, --flag=value and short forms', () => {
@@ -77,12 +86,16 @@ describe('configuration', () => {
       ['--listen with several sources', () => configError(['--listen', '127.0.0.1:8000', '/a', '/b']), '--listen names one listener, but there are 2 sources: give each its own "listen" in the config file'],
       ['a bad --listen', () => configError(['--listen', '8000', '/a']), '--listen: expected a TCP listener as HOST:PORT, such as "127.0.0.1:8000", or "none", got "8000"'],
       ['a duplicate label', () => configError(['a=/s', 'a=/t']), 'label "a" is given to more than one source'],
+      ['an unknown format', () => configError(['-f', 'influx', '/s']), '--format: expected one of json, mackerel, got "influx"'],
+      ['--format mackerel on a schedule', () => configError(['-f', 'mackerel', '-i', '1m', '/s']), '--format mackerel is for one-shot runs, which mackerel-agent starts every minute; drop --interval'],
+      ['a metric prefix mackerel would refuse', () => configError(['-f', 'mackerel', '--metric-prefix', 'my app', '/s']), '--metric-prefix: expected a metric name prefix such as "uwsgi" or "web.uWSGI": letters, digits, _ and -, with dots between parts, got "my app"'],
+      ['a metric prefix without the mackerel format', () => configError(['--metric-prefix', 'uWSGI', '/s']), '--metric-prefix only applies to --format mackerel'],
     ];
     for (const [what, run, message] of cases) it(what, () => expect(run()).to.equal(message));
 
     it('an unknown key in the file, with a suggestion', () => {
       const path = file({ sources: ['/s'], timout: '1s' });
-      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap`);
+      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap, format, metric_prefix`);
     });
 
     it('a value of the wrong type in the file', () => {

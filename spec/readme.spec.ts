@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { fieldsTable, optionsTable } from './helpers/docs.js';
 import { schemas, type SchemaName } from '../lib/records/schemas.js';
 import { wsgistat } from './helpers/run.js';
+import { GRAPHS } from '../lib/sinks/mackerel.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const README = readFileSync(root('README.md'), 'utf8');
@@ -21,6 +22,33 @@ describe('README', () => {
       expect(README).to.include(fieldsTable(type as SchemaName | 'common'));
     });
   }
+
+  it('documents every mackerel metric, and its example output uses only those', () => {
+    const section = README.split('## mackerel-agent\n')[1]!.split('\n## ')[0]!;
+    const table = section.split('| graph.metric |')[1]!.split('\n\n')[0]!;
+    const rows = table.split('\n').slice(2).map((r) => r.split('|')[1]!);
+    const documented = new Set<string>();
+    for (const cell of rows) {
+      // `workers.busy`, `.idle`: a leading dot repeats the graph; `status.status_1xx` … `status_5xx` likewise.
+      let graph = '';
+      for (const [, name] of cell.matchAll(/`([^`]+)`/g)) {
+        if (name!.includes('.') && !name!.startsWith('.')) {
+          graph = name!.split('.')[0]!;
+          documented.add(name!);
+        } else documented.add(`${graph}.${name!.replace(/^\./, '')}`);
+      }
+    }
+    const all = GRAPHS.flatMap((g) => g.metrics.map((m) => `${g.key}.${m.name}`));
+    expect([...documented].sort()).to.deep.equal([...all].sort());
+    const example = section.split('```console\n')[1]!.split('```')[0]!.trim().split('\n').slice(1);
+    expect(example.length).to.be.above(10);
+    for (const line of example) {
+      const [name, value, epoch] = line.split('\t');
+      expect(value, line).to.match(/^\d+(\.\d+)?$/);
+      expect(epoch, line).to.match(/^\d{10}$/);
+      expect(all, line).to.include(name!.split('.').slice(-2).join('.'));
+    }
+  });
 
   it('gives the two fresh-clone commands, and they are real scripts', () => {
     expect(README).to.include('npm install && npm run example');

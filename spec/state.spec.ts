@@ -52,13 +52,14 @@ describe('the state file', () => {
     expect(Object.keys(file.sources)).to.have.length(1);
   });
 
-  it('defaults to one file per user and per set of sources', () => {
+  it('defaults to one file per user, per set of sources and per kind of job', () => {
     const env = { HOME: '/home/u' };
-    const a = defaultStatePath(['=/run/a.stats', 'x=/run/b.stats'], env);
+    const a = defaultStatePath(['=/run/a.stats', 'x=/run/b.stats'], undefined, env);
     expect(a).to.match(/^\/home\/u\/\.local\/state\/wsgistat\/state-[0-9a-f]{16}\.json$/);
-    expect(defaultStatePath(['x=/run/b.stats', '=/run/a.stats'], env)).to.equal(a);
-    expect(defaultStatePath(['=/run/a.stats'], env)).to.not.equal(a);
-    expect(defaultStatePath(['=/run/a.stats'], { XDG_STATE_HOME: '/var/lib/x', HOME: '/home/u' })).to.match(/^\/var\/lib\/x\/wsgistat\//);
+    expect(defaultStatePath(['x=/run/b.stats', '=/run/a.stats'], undefined, env)).to.equal(a);
+    expect(defaultStatePath(['=/run/a.stats'], undefined, env)).to.not.equal(a);
+    expect(defaultStatePath(['=/run/a.stats', 'x=/run/b.stats'], 'mackerel', env), 'a mackerel job beside a JSON job').to.not.equal(a);
+    expect(defaultStatePath(['=/run/a.stats'], undefined, { XDG_STATE_HOME: '/var/lib/x', HOME: '/home/u' })).to.match(/^\/var\/lib\/x\/wsgistat\//);
   });
 
   it('refuses a state directory that belongs to someone else', function () {

@@ -9,10 +9,19 @@ export interface StdoutOptions {
   /** Called once if the reader goes away (`wsgistat | head -1`): the caller exits quietly. */
   onClosed: () => void;
   stream?: NodeJS.WritableStream;
+  /** One tick's records as text; default: JSON lines. */
+  format?: (records: Rec[]) => string;
+}
+
+function jsonLines(records: Rec[]): string {
+  let out = '';
+  for (const r of records) out += toJsonLine(r);
+  return out;
 }
 
 export function stdoutSink(opts: StdoutOptions): Sink {
   const stream = opts.stream ?? process.stdout;
+  const format = opts.format ?? jsonLines;
   let closed = false;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (closed) return;
@@ -23,10 +32,9 @@ export function stdoutSink(opts: StdoutOptions): Sink {
   return {
     name: 'stdout',
     async write(records: Rec[]) {
-      if (closed || records.length === 0) return;
-      let out = '';
-      for (const r of records) out += toJsonLine(r);
-      stream.write(out);
+      if (closed) return;
+      const out = format(records);
+      if (out !== '') stream.write(out);
     },
     async close() {},
   };
