@@ -64,6 +64,7 @@ async function main() {
   // One-shot runs as deployed: reading and writing the state file that gives them rates.
   const state = join(u.dir, 'state.json');
   const gstate = join(g.dir, 'state.json');
+  const mstate = join(u.dir, 'mackerel-state.json');
   try {
     await compare([
       { name: 'wsgistat unix:// --state-file', args: [CLI, '--state-file', state, u.stats] },
@@ -71,6 +72,7 @@ async function main() {
       { name: 'wsgistat unix:// --no-state', args: [CLI, '--no-state', u.stats] },
       { name: 'wsgistat gunicorn:// --state-file (+ backlog)', args: [CLI, '--state-file', gstate, g.status] },
       { name: 'wsgistat gunicorn:// --state-file --listen none', args: [CLI, '--state-file', gstate, '--listen', 'none', g.status] },
+      { name: 'wsgistat --format mackerel unix:// (state)', args: [CLI, '--format', 'mackerel', '--state-file', mstate, u.stats] },
     ]);
   } finally {
     await u.stop();
