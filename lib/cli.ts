@@ -3,7 +3,8 @@
 // cli → config → schedule → pipeline tick → sources collect → records (rates) → sinks write.
 
 import { readFileSync } from 'node:fs';
-import { resolveConfig, parseArgv, type Config } from './config.js';
+import { resolveConfig, parseArgv, spoolDirOf, type Config } from './config.js';
+import { describeHeader } from './sinks/outputs.js';
 import { ConfigError } from './errors.js';
 import { helpText } from './help.js';
 import * as log from './log.js';
@@ -12,6 +13,7 @@ import type { RateState } from './records/rates.js';
 import type { RecordType } from './records/types.js';
 import { alignedEvery, cronNext, cronProblem, scheduler } from './schedule.js';
 import { metaOutput, metricLines, segmentsFor } from './sinks/mackerel.js';
+import { createSinks, type Sinks } from './sinks/index.js';
 import { stdoutSink } from './sinks/stdout.js';
 import { createSource, type Source } from './sources/index.js';
 import { loadStates, saveStates } from './state.js';
@@ -47,6 +49,18 @@ function describe(config: Config): object {
     state_file: config.stateFile ?? null,
     max_gap_ms: config.maxGapMs,
     format: config.format,
+    outputs: config.outputs.map((o) => (o.kind === 'stdout' ? 'stdout' : {
+      url: o.name,
+      kind: o.kind,
+      [o.kind === 'fluentd' ? 'tag' : 'target']: o.tag,
+      ...(Object.keys(o.headers).length ? { headers: Object.fromEntries(Object.entries(o.headers).map(([k, v]) => [k, describeHeader(v)])) } : {}),
+      ...(o.tls.ca ? { ca_file: o.tls.ca } : {}),
+      ...(o.tls.cert ? { cert_file: o.tls.cert, key_file: o.tls.key } : {}),
+      spool: spoolDirOf(config, o),
+    })),
+    ...(config.outputs.some((o) => o.kind !== 'stdout') ? {
+      send_timeout_ms: config.sendTimeoutMs, retry_for_ms: config.retryForMs, spool_max: config.spoolMaxBytes,
+    } : {}),
     ...(config.format === 'mackerel' ? { metric_prefix: config.metricPrefix ?? 'by server' } : {}),
   };
 }
@@ -94,23 +108,43 @@ function writeState(config: Config, states: Map<string, RateState>): void {
   }
 }
 
-/** Stays up and samples on the schedule until SIGTERM or SIGINT, then finishes the tick in flight. */
-async function continuous(config: Config, sources: Source[], opts: TickOptions, write: TickOptions['rates']): Promise<number> {
+/** How long a SIGTERM leaves a receiver to take the batch in flight before it goes to the spool. */
+const STOP_GRACE_MS = 2000;
+
+/** Stays up and samples on the schedule until SIGTERM or SIGINT, then finishes the tick in flight,
+ *  and leaves what receivers have not taken in their spools. */
+async function continuous(config: Config, sources: Source[], opts: TickOptions, write: TickOptions['rates'], sinks: Sinks): Promise<number> {
   const next = config.cron ? await cronNext(config.cron) : alignedEvery(config.intervalMs!);
   const s = scheduler(next);
   const stop = () => s.stop();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  const sinks = [stdoutSink({ onClosed: () => process.exit(EXIT_OK) })];
   await s.run(
     async () => {
-      await tick(sources, sinks, opts);
+      await tick(sources, sinks.all, opts);
     },
     (due, since) => log.warn('wsgistat', `skipped the tick due at ${new Date(due).toISOString()}: the tick of ${new Date(since).toISOString()} is still running`),
   );
-  await Promise.all(sinks.map((sink) => sink.close()));
+  await Promise.all(sinks.all.map((sink) => sink.close(STOP_GRACE_MS)));
   if (config.stateFileGiven && write) writeState(config, write.states);
   return EXIT_OK;
+}
+
+/** The sinks of --output. A reader of stdout that goes away early (`wsgistat | head -1`) is not an
+ *  error: with stdout the only output, wsgistat stops quietly; otherwise the others go on. */
+async function openSinks(config: Config): Promise<Sinks | number> {
+  let stdoutGone = false;
+  const onStdoutClosed = () => {
+    if (config.outputs.length === 1) process.exit(EXIT_OK);
+    if (!stdoutGone) log.warn('sink stdout', 'the reader of stdout went away; the other outputs go on');
+    stdoutGone = true;
+  };
+  try {
+    return await createSinks(config, onStdoutClosed);
+  } catch (e) {
+    log.error('wsgistat', `cannot set up the outputs: ${(e as Error).message}`);
+    return EXIT_USAGE;
+  }
 }
 
 /** --format mackerel: one sample, printed as a mackerel-agent plugin does. A failed source prints
@@ -149,14 +183,17 @@ async function main(argv: string[]): Promise<number> {
   const useStateFile = oneShot || config.stateFileGiven;
   const rates = withRates ? { states: useStateFile ? readState(config) : new Map<string, RateState>(), maxGapMs: config.maxGapMs } : undefined;
   const opts: TickOptions = { hostname: config.hostname, errorRecords: config.errorRecords, records: config.records, rates };
-  if (!oneShot) return continuous(config, sources, opts, rates);
+  const sinks = await openSinks(config);
+  if (typeof sinks === 'number') return sinks;
+  if (!oneShot) return continuous(config, sources, opts, rates, sinks);
 
-  // A reader that goes away early (`wsgistat | head -1`) is not an error: stop quietly.
-  const sinks = [stdoutSink({ onClosed: () => process.exit(EXIT_OK) })];
-  const { failed } = await tick(sources, sinks, opts);
-  await Promise.all(sinks.map((s) => s.close()));
+  const { failed } = await tick(sources, sinks.all, opts);
+  // Receivers get --retry-for to take this run's batch (and any the spool held); the rest waits in
+  // the spool for the next run.
+  await Promise.all(sinks.all.map((s) => s.close()));
   if (rates) writeState(config, rates.states);
-  return failed > 0 ? EXIT_SOURCE_FAILED : EXIT_OK;
+  const undelivered = sinks.delivering.some((s) => s.left > 0);
+  return failed > 0 || undelivered ? EXIT_SOURCE_FAILED : EXIT_OK;
 }
 
 main(process.argv.slice(2)).then(

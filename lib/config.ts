@@ -8,7 +8,9 @@ import { hostname as osHostname } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseAddress } from './sources/address.js';
 import { sourceKey, type SourceSpec } from './sources/index.js';
-import { defaultStatePath } from './state.js';
+import { defaultStatePath, fnv, wsgistatDir } from './state.js';
+import { join } from 'node:path';
+import { parseHeader, parseOutput, resolveHeaders, type HeaderValue, type OutputSpec, type TlsFiles } from './sinks/outputs.js';
 import { parseListen } from './sources/backlog.js';
 import type { VarsPolicy } from './sources/types.js';
 import { RECORD_TYPES, type RecordType } from './records/types.js';
@@ -35,6 +37,21 @@ export interface Config {
   format: 'json' | 'mackerel';
   /** --format mackerel: the first part of every metric name; undefined: the server kind. */
   metricPrefix?: string;
+  /** Where records go; stdout unless --output says otherwise. */
+  outputs: OutputSpec[];
+  /** Time allowed for one HTTP request to a receiver. */
+  sendTimeoutMs: number;
+  /** One-shot runs: how long to keep retrying a receiver before leaving the rest in the spool. */
+  retryForMs: number;
+  /** Where each HTTP output keeps what it could not deliver yet (a directory per output). */
+  spoolDir: string;
+  spoolMaxBytes: number;
+}
+
+/** The spool directory of one output: readable, and unique per output. */
+export function spoolDirOf(config: Pick<Config, 'spoolDir'>, out: { name: string }): string {
+  const slug = out.name.replace(/^[a-z+]+:\/\//, '').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60);
+  return join(config.spoolDir, `${slug}-${fnv(out.name).slice(0, 8)}`);
 }
 
 export const FORMATS = ['json', 'mackerel'] as const;
@@ -42,7 +59,7 @@ export const FORMATS = ['json', 'mackerel'] as const;
 /** A mackerel metric name part: what mackerel accepts, with dots only between parts. */
 const METRIC_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-type Kind = 'duration' | 'size' | 'records' | 'vars' | 'bool' | 'string' | 'path';
+type Kind = 'duration' | 'size' | 'records' | 'vars' | 'bool' | 'string' | 'path' | 'list';
 
 export interface OptionDef {
   flag: string;
@@ -69,6 +86,15 @@ export const OPTIONS: OptionDef[] = [
   { flag: '--no-state', key: 'state', kind: 'bool', default: 'state on', doc: 'keep no state file: one-shot runs print no rates' },
   { flag: '--listen', key: 'listen', kind: 'string', arg: 'HOST:PORT', default: 'none (gunicorn with the wsgistat hooks: found from its master)', doc: "read the accept backlog of this TCP listener from /proc/net/tcp; none: do not look for one (one source only; per source: \"listen\" in the config file)" },
   { flag: '--max-gap', key: 'max_gap', kind: 'duration', arg: 'DURATION', default: '10m', doc: 'a previous sample older than this gives no rates' },
+  { flag: '--output', short: '-o', key: 'outputs', kind: 'list', arg: 'URL', default: 'stdout', doc: 'where records go, repeatable: stdout, http(s)://host:port/tag (Fluentd in_http), norikra://host:port/target (norikra+https:// for TLS); see "Outputs"' },
+  { flag: '--header', key: 'headers', kind: 'list', arg: 'NAME=VALUE', default: 'none', doc: 'an HTTP header for the one HTTP output, repeatable; VALUE may be env:VARIABLE or file:PATH, and is never printed or logged (several outputs: per output in the config file)' },
+  { flag: '--ca-file', key: 'ca_file', kind: 'path', arg: 'PATH', default: "the system's CAs", doc: 'https outputs: trust the receiver\'s certificate by this CA (PEM)' },
+  { flag: '--cert-file', key: 'cert_file', kind: 'path', arg: 'PATH', default: 'none', doc: 'https outputs: client certificate (PEM), with --key-file' },
+  { flag: '--key-file', key: 'key_file', kind: 'path', arg: 'PATH', default: 'none', doc: 'https outputs: key of the client certificate (PEM)' },
+  { flag: '--send-timeout', key: 'send_timeout', kind: 'duration', arg: 'DURATION', default: '5s', doc: 'time allowed for one request to a receiver; then it counts as failed and is retried' },
+  { flag: '--retry-for', key: 'retry_for', kind: 'duration', arg: 'DURATION', default: '5s', doc: 'one-shot runs: how long to keep retrying a receiver that fails before leaving the records in the spool for the next run' },
+  { flag: '--spool-dir', key: 'spool_dir', kind: 'path', arg: 'PATH', default: '~/.local/state/wsgistat/spool', doc: 'where records wait while a receiver is away (a directory per output, owner-only)' },
+  { flag: '--spool-max', key: 'spool_max', kind: 'size', arg: 'SIZE', default: '64MiB', doc: 'spool size per output; when full, the oldest records are dropped, with an error' },
   { flag: '--format', short: '-f', key: 'format', kind: 'string', arg: 'FORMAT', default: 'json', doc: 'json: one JSON record per line; mackerel: a mackerel-agent plugin\'s `name<TAB>value<TAB>epoch` lines for each server (one-shot runs only; see "mackerel-agent")' },
   { flag: '--metric-prefix', key: 'metric_prefix', kind: 'string', arg: 'PREFIX', default: 'uwsgi or gunicorn, by server', doc: '--format mackerel: first part of every metric name (letters, digits, _ -, dots between parts)' },
   { flag: '--check', kind: 'bool', default: 'off', doc: 'check the options and addresses, print the resolved configuration as JSON, read nothing' },
@@ -212,8 +238,8 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 export interface Argv {
-  /** Flag values by config key (or by flag name for CLI-only flags). */
-  flags: Map<string, string | boolean>;
+  /** Flag values by config key (or by flag name for CLI-only flags); repeatable flags: a list. */
+  flags: Map<string, string | boolean | string[]>;
   positional: string[];
 }
 
@@ -221,7 +247,7 @@ const USAGE_HINT = ' (see wsgistat --help)';
 
 /** Splits argv into flags and positional source addresses. */
 export function parseArgv(argv: string[]): Argv {
-  const flags = new Map<string, string | boolean>();
+  const flags = new Map<string, string | boolean | string[]>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -248,7 +274,8 @@ export function parseArgv(argv: string[]): Argv {
     }
     const value = eq !== -1 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`${def.flag} needs a value: ${def.arg}${USAGE_HINT}`);
-    flags.set(id, value);
+    if (def.kind === 'list') flags.set(id, [...((flags.get(id) as string[] | undefined) ?? []), value]);
+    else flags.set(id, value);
   }
   return { flags, positional };
 }
@@ -312,6 +339,16 @@ export function resolveConfig(args: Argv): Config {
     throw new ConfigError(`--format mackerel is for one-shot runs, which mackerel-agent starts every minute; drop ${(iv ?? cr)!.origin}`);
   }
 
+  const outputs = resolveOutputs(pick);
+  if (format === 'mackerel' && outputs.some((o) => o.kind !== 'stdout')) {
+    throw new ConfigError('--format mackerel writes to stdout for mackerel-agent; drop --output');
+  }
+  const st2 = pick('send_timeout', '--send-timeout');
+  const rf = pick('retry_for', '--retry-for');
+  const sd = pick('spool_dir', '--spool-dir');
+  if (sd && (typeof sd.v !== 'string' || sd.v === '')) bad(sd.origin, 'a directory path', sd.v);
+  const sm = pick('spool_max', '--spool-max');
+
   const labels = sources.flatMap((s) => (s.label ? [s.label] : []));
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) throw new ConfigError(`label "${dup}" is given to more than one source`);
@@ -332,5 +369,103 @@ export function resolveConfig(args: Argv): Config {
     check: args.flags.get('--check') === true,
     format,
     ...(mp ? { metricPrefix: mp.v as string } : {}),
+    outputs,
+    sendTimeoutMs: st2 ? parseDuration(st2.v, st2.origin) : 5000,
+    retryForMs: rf ? parseDuration(rf.v, rf.origin) : 5000,
+    spoolDir: sd ? (sd.v as string) : join(wsgistatDir(), 'spool'),
+    spoolMaxBytes: sm ? parseSize(sm.v, sm.origin) : 64 * 1024 * 1024,
   };
+}
+
+type Picker = (key: string, flag: string) => { v: unknown; origin: Origin } | undefined;
+
+const OUTPUT_KEYS = ['url', 'headers', 'ca_file', 'cert_file', 'key_file'];
+
+function headersOf(v: unknown, origin: Origin): Record<string, HeaderValue> {
+  const entries: string[] = Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? x : bad(origin, 'NAME=VALUE strings', x)))
+    : typeof v === 'object' && v !== null ? Object.entries(v).map(([k, x]) => (typeof x === 'string' ? `${k}=${x}` : bad(`${origin}.${k}`, 'a string: a value, env:VARIABLE or file:PATH', x)))
+      : bad(origin, 'headers as {"NAME": "VALUE"} (VALUE may be env:VARIABLE or file:PATH)', v);
+  const out: Record<string, HeaderValue> = {};
+  for (const e of entries) {
+    try {
+      const [name, value] = parseHeader(e);
+      out[name] = value;
+    } catch (err) {
+      throw new ConfigError(`${origin}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+function outputOf(v: unknown, origin: Origin): OutputSpec {
+  const fromUrl = (text: unknown, o: Origin) => {
+    if (typeof text !== 'string') bad(o, 'an output URL', text);
+    try {
+      return parseOutput(text);
+    } catch (e) {
+      throw new ConfigError(`${o}: ${(e as Error).message}`);
+    }
+  };
+  if (typeof v === 'string') return fromUrl(v, origin);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(origin, 'an output URL or {"url": ...}', v);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!OUTPUT_KEYS.includes(k)) unknownKey(`${origin}.${k}`, k, OUTPUT_KEYS);
+  const out = fromUrl(o.url, `${origin}.url`);
+  if (out.kind === 'stdout') return out;
+  if (o.headers !== undefined) out.headers = headersOf(o.headers, `${origin}.headers`);
+  for (const [key, field] of [['ca_file', 'ca'], ['cert_file', 'cert'], ['key_file', 'key']] as const) {
+    if (o[key] === undefined) continue;
+    if (typeof o[key] !== 'string' || o[key] === '') bad(`${origin}.${key}`, 'a file path', o[key]);
+    out.tls[field] = o[key] as string;
+  }
+  return out;
+}
+
+/** --output (or "outputs"), with the header and TLS flags given to the one HTTP output. */
+function resolveOutputs(pick: Picker): OutputSpec[] {
+  const o = pick('outputs', '--output');
+  let outputs: OutputSpec[];
+  if (!o) outputs = [{ kind: 'stdout', name: 'stdout' }];
+  else {
+    const list = Array.isArray(o.v) ? o.v : o.origin === '--output' ? [o.v] : bad(o.origin, 'a list of outputs', o.v);
+    if (list.length === 0) bad(o.origin, 'at least one output', o.v);
+    outputs = list.map((x: unknown, i: number) => outputOf(x, o.origin === '--output' ? '--output' : `${o.origin}[${i}]`));
+  }
+  const names = outputs.map((x) => x.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new ConfigError(`output ${dup} is given twice`);
+  const http = outputs.filter((x): x is Exclude<OutputSpec, { kind: 'stdout' }> => x.kind !== 'stdout');
+  const shared: [string, string][] = [['headers', '--header'], ['ca_file', '--ca-file'], ['cert_file', '--cert-file'], ['key_file', '--key-file']];
+  for (const [key, flag] of shared) {
+    const given = pick(key, flag);
+    if (!given) continue;
+    if (http.length !== 1) {
+      throw new ConfigError(`${given.origin} is for the one HTTP output, but there are ${http.length}: give each output its own "${key}" in the config file ("outputs": [{"url": ..., "${key}": ...}])`);
+    }
+    const target = http[0]!;
+    if (key === 'headers') target.headers = { ...headersOf(given.v, given.origin), ...target.headers };
+    else {
+      if (typeof given.v !== 'string' || given.v === '') bad(given.origin, 'a file path', given.v);
+      const field = ({ ca_file: 'ca', cert_file: 'cert', key_file: 'key' } as const)[key as 'ca_file'];
+      target.tls[field] ??= given.v as string;
+    }
+  }
+  for (const h of http) {
+    if (Boolean(h.tls.cert) !== Boolean(h.tls.key)) throw new ConfigError(`output ${h.name}: a client certificate needs both --cert-file and --key-file`);
+    if ((h.tls.ca || h.tls.cert) && !h.origin.startsWith('https:')) throw new ConfigError(`output ${h.name}: --ca-file, --cert-file and --key-file are for https outputs`);
+    try {
+      resolveHeaders(h.headers); // a missing variable or file is found now, not at the first send
+    } catch (e) {
+      throw new ConfigError(`output ${h.name}: ${(e as Error).message}`);
+    }
+    for (const [what, path] of Object.entries(h.tls) as [keyof TlsFiles, string | undefined][]) {
+      if (path === undefined) continue;
+      try {
+        readFileSync(path);
+      } catch (e) {
+        throw new ConfigError(`output ${h.name}: cannot read the ${what === 'ca' ? 'CA file' : what === 'cert' ? 'client certificate' : 'client key'} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+  }
+  return outputs;
 }

@@ -21,7 +21,7 @@ interface StateFile {
 
 /** FNV-1a, twice with different offsets: 16 hex digits that tell sets of sources apart. A file
  *  name needs no cryptographic hash, and loading node:crypto costs ~2 ms of every start. */
-function fnv(text: string): string {
+export function fnv(text: string): string {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;
   for (let i = 0; i < text.length; i++) {
@@ -35,6 +35,11 @@ function fnv(text: string): string {
 /** The default path: per user, and per set of sources, so that two jobs never share a file. */
 export function defaultStatePath(sourceKeys: string[], job?: string, env: NodeJS.ProcessEnv = process.env): string {
   const id = fnv([...sourceKeys].sort().join('\n') + (job ? `\n#${job}` : ''));
+  return join(wsgistatDir(env), `state-${id}.json`);
+}
+
+/** wsgistat's directory for state and spool: $XDG_STATE_HOME/wsgistat or ~/.local/state/wsgistat. */
+export function wsgistatDir(env: NodeJS.ProcessEnv = process.env): string {
   const home = env.HOME || (() => {
     try {
       return homedir();
@@ -43,7 +48,7 @@ export function defaultStatePath(sourceKeys: string[], job?: string, env: NodeJS
     }
   })();
   const base = env.XDG_STATE_HOME || (home && home !== '/' ? join(home, '.local', 'state') : join(tmpdir(), `wsgistat-${process.getuid?.() ?? 'user'}`));
-  return join(base, 'wsgistat', `state-${id}.json`);
+  return join(base, 'wsgistat');
 }
 
 function isRateState(v: unknown): v is RateState {

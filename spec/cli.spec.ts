@@ -104,7 +104,7 @@ describe('the wsgistat command', () => {
         { address: 'http://[::1]:1717', endpoint: { kind: 'tcp', host: '::1', port: 1717 }, mode: 'http', timeout_ms: 1000, max_bytes: 16777216 },
       ],
       records: ['summary', 'worker'], vars: 'none', error_records: true, hostname: hostname(),
-      schedule: 'once', state_file: '/var/lib/w/state.json', max_gap_ms: 600000, format: 'json',
+      schedule: 'once', state_file: '/var/lib/w/state.json', max_gap_ms: 600000, format: 'json', outputs: ['stdout'],
     });
   });
 

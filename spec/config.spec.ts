@@ -39,6 +39,19 @@ describe('configuration', () => {
     expect(c.metricPrefix).to.equal(undefined);
   });
 
+  it('takes outputs from flags or per output from the config file, credentials never in the name', () => {
+    const c = resolve(['-o', 'stdout', '-o', 'http://user:pw@127.0.0.1:9880/uwsgi/stats', '-o', 'norikra+https://nk:26578/uwsgi_stats', '/s']);
+    expect(c.outputs.map((o) => [o.kind, o.name, 'tag' in o ? o.tag : '', 'origin' in o ? o.origin : ''])).to.deep.equal([
+      ['stdout', 'stdout', '', ''],
+      ['fluentd', 'http://127.0.0.1:9880/uwsgi/stats', 'uwsgi.stats', 'http://127.0.0.1:9880'],
+      ['norikra', 'norikra+https://nk:26578/uwsgi_stats', 'uwsgi_stats', 'https://nk:26578'],
+    ]);
+    const path = file({ sources: ['/s'], outputs: [{ url: 'https://f:9880/t', headers: { Authorization: 'file:/etc/hostname', 'X-Env': 'prod' }, ca_file: '/etc/hostname' }] });
+    const f = resolve(['-c', path]);
+    expect(f.outputs[0]).to.deep.include({ headers: { Authorization: { file: '/etc/hostname' }, 'X-Env': { literal: 'prod' } }, tls: { ca: '/etc/hostname' } });
+    expect(resolve(['/s']).outputs).to.deep.equal([{ kind: 'stdout', name: 'stdout' }]);
+  });
+
   it('gives a mackerel job its own default state file, apart from a JSON job on the same sources', () => {
     const json = resolve(['/run/a.stats']);
     const mackerel = resolve(['--format', 'mackerel', '--metric-prefix', 'web.uWSGI', '/run/a.stats']);
@@ -89,13 +102,21 @@ describe('configuration', () => {
       ['an unknown format', () => configError(['-f', 'influx', '/s']), '--format: expected one of json, mackerel, got "influx"'],
       ['--format mackerel on a schedule', () => configError(['-f', 'mackerel', '-i', '1m', '/s']), '--format mackerel is for one-shot runs, which mackerel-agent starts every minute; drop --interval'],
       ['a metric prefix mackerel would refuse', () => configError(['-f', 'mackerel', '--metric-prefix', 'my app', '/s']), '--metric-prefix: expected a metric name prefix such as "uwsgi" or "web.uWSGI": letters, digits, _ and -, with dots between parts, got "my app"'],
+      ['an output wsgistat cannot send to', () => configError(['-o', 'kafka://k:9092/t', '/s']), '--output: expected stdout, http(s)://host:port/tag (Fluentd in_http) or norikra://host:port/target (norikra+https:// for TLS), got "kafka://k:9092/t"'],
+      ['a Norikra target Norikra would refuse', () => configError(['-o', 'norikra://127.0.0.1/uwsgi.stats', '/s']), '--output: "norikra://127.0.0.1/uwsgi.stats": the path is the Norikra target, a letter then letters, digits and _ (not ending in _), e.g. norikra://127.0.0.1:26578/uwsgi_stats'],
+      ['--header with two HTTP outputs', () => configError(['-o', 'http://127.0.0.1:9880/a', '-o', 'norikra://127.0.0.1/b', '--header', 'X-Token=env:T', '/s']), '--header is for the one HTTP output, but there are 2: give each output its own "headers" in the config file ("outputs": [{"url": ..., "headers": ...}])'],
+      ['a header from an unset variable', () => configError(['-o', 'http://127.0.0.1:9880/a', '--header', 'Authorization=env:WSGISTAT_SPEC_UNSET', '/s']), 'output http://127.0.0.1:9880/a: header Authorization: environment variable WSGISTAT_SPEC_UNSET is not set'],
+      ['a client certificate without its key', () => configError(['-o', 'https://127.0.0.1:9880/a', '--cert-file', '/etc/hostname', '/s']), 'output https://127.0.0.1:9880/a: a client certificate needs both --cert-file and --key-file'],
+      ['a CA file for plain http', () => configError(['-o', 'http://127.0.0.1:9880/a', '--ca-file', '/etc/hostname', '/s']), 'output http://127.0.0.1:9880/a: --ca-file, --cert-file and --key-file are for https outputs'],
+      ['an output given twice', () => configError(['-o', 'http://127.0.0.1:9880/a', '-o', 'http://127.0.0.1:9880/a', '/s']), 'output http://127.0.0.1:9880/a is given twice'],
+      ['--output with --format mackerel', () => configError(['-f', 'mackerel', '-o', 'http://127.0.0.1:9880/a', '/s']), '--format mackerel writes to stdout for mackerel-agent; drop --output'],
       ['a metric prefix without the mackerel format', () => configError(['--metric-prefix', 'uWSGI', '/s']), '--metric-prefix only applies to --format mackerel'],
     ];
     for (const [what, run, message] of cases) it(what, () => expect(run()).to.equal(message));
 
     it('an unknown key in the file, with a suggestion', () => {
       const path = file({ sources: ['/s'], timout: '1s' });
-      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap, format, metric_prefix`);
+      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap, outputs, headers, ca_file, cert_file, key_file, send_timeout, retry_for, spool_dir, spool_max, format, metric_prefix`);
     });
 
     it('a value of the wrong type in the file', () => {

@@ -4,6 +4,8 @@ import type { Rec } from '../records/types.js';
 
 export interface Sink {
   readonly name: string;
+  /** Takes one tick's records; never waits for a slow receiver. */
   write(records: Rec[]): Promise<void>;
-  close(): Promise<void>;
+  /** Ends the run; a sink with a receiver keeps trying for up to `graceMs`, then spools the rest. */
+  close(graceMs?: number): Promise<void>;
 }
