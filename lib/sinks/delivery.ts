@@ -2,7 +2,8 @@
 //
 // - Each tick's records become one batch, queued in order; `write` never waits for the network, so
 //   a slow receiver never delays another sink or the next tick.
-// - One sender per sink sends the oldest batch; the receiver's answer decides: delivered (next),
+// - One sender per sink sends the oldest batch (with the batches queued behind it, when a backlog
+//   is being caught up, up to 5,000 records a request); the receiver's answer decides: delivered (next),
 //   refused as bad (4xx: the dead-letter file, with the status and reason; next), or try again
 //   (network error, timeout, 5xx, 429: backoff with full jitter, 100 ms doubling up to 30 s).
 // - A batch waits in memory while the receiver keeps up (at most QUEUE_MAX batches). From the first
@@ -44,6 +45,9 @@ export interface DeliveryOptions {
 }
 
 export const QUEUE_MAX = 64;
+/** One request carries at most this much of a backlog. */
+const POST_MAX_RECORDS = 5000;
+const POST_MAX_BYTES = 4 * 1024 * 1024;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -77,6 +81,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   let failedSince = 0;
   let attempt = 0;
   let closing = false;
+  let single = false;
   let left = 0;
   let wake: (() => void) | undefined;
   let sleeping: { timer: NodeJS.Timeout; done: () => void } | undefined;
@@ -126,16 +131,39 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         wake = undefined;
         continue;
       }
-      const lines = head.lines ?? spool.read(head.seq);
-      if (!lines) {
-        queue.shift(); // dropped from a full spool, or taken by another run
+      // Batches that queued up behind this one (a receiver catching up, a spool being emptied) go
+      // in the same request, in order, up to a bound. After a refusal, one batch per request, so
+      // that only the bad batch is set aside.
+      const batch: Pending[] = [];
+      const lines: string[] = [];
+      let bytes = 0;
+      for (const p of queue) {
+        if (batch.length > 0 && (single || lines.length + p.count > POST_MAX_RECORDS || bytes > POST_MAX_BYTES)) break;
+        const l = p.lines ?? spool.read(p.seq);
+        if (!l) continue; // dropped from a full spool, or taken by another run: skipped below
+        batch.push(p);
+        for (const x of l) {
+          lines.push(x);
+          bytes += x.length;
+        }
+      }
+      if (batch.length === 0) {
+        queue.splice(0, queue.indexOf(head) + 1);
         continue;
       }
       const outcome = await transport.send(lines);
-      if (queue[0] !== head) continue; // the spool dropped it meanwhile
+      const settle = () => {
+        for (const p of batch) {
+          const i = queue.indexOf(p);
+          if (i !== -1) queue.splice(i, 1);
+          if (p.spooled) spool.remove(p.seq);
+        }
+        // Batches before these that vanished from the spool meanwhile are gone too.
+        while (queue[0] && queue[0].spooled && !spool.has(queue[0].seq)) queue.shift();
+      };
       if (outcome.ok) {
-        queue.shift();
-        if (head.spooled) spool.remove(head.seq);
+        settle();
+        single = false;
         if (failing) {
           failing = false;
           log.warn(component, `delivering again after ${Math.round((Date.now() - failedSince) / 1000)} s; ${queue.reduce((n, p) => n + p.count, 0)} records still to send`);
@@ -143,15 +171,19 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         attempt = 0;
         continue;
       }
+      if (!outcome.retry && batch.length > 1) {
+        single = true; // find the batch it refuses
+        continue;
+      }
       if (!outcome.retry) {
-        queue.shift();
+        settle();
+        single = false;
         let where = '';
         try {
           where = ` to ${spool.deadLetter(transport.name, outcome.status, outcome.reason, lines)}`;
         } catch (e) {
           where = `, and writing the dead-letter file failed too (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); they are lost`;
         }
-        if (head.spooled) spool.remove(head.seq);
         log.error(component, `the receiver refused a batch of ${lines.length} records (${outcome.status}: ${outcome.reason}); not retried, written${where}`);
         continue;
       }

@@ -152,6 +152,29 @@ describe('delivery to receivers', function () {
     const next = await run(['-o', 'stdout', '-o', url, SOURCE], w.env);
     expect(next.code, next.stderr).to.equal(0);
     expect(asSent(f).map(canon)).to.deep.equal([...sent, ...lines(next.stdout)].map(canon));
+    // The spool goes in one request, not one per tick (this run's batch may join it or follow).
+    expect(f.requests.length).to.be.at.most(2);
+    expect((JSON.parse(f.requests[0]!.body) as unknown[]).length).to.be.at.least(sent.length);
+    expect(spoolFiles(w.spool)).to.deep.equal([]);
+  });
+
+  it('sets aside only the refused batch of a backlog sent in one request', async () => {
+    const port = await freePort();
+    const f = await fluentd({ port, listen: false });
+    const w = workdir();
+    const args = ['-o', 'stdout', '-o', `http://127.0.0.1:${port}/t`, '--retry-for', '10ms', SOURCE];
+    const runs = [await run(args, w.env), await run(args, w.env)];
+    await f.start();
+    f.failNext(400, 400); // the spooled backlog as one request, then its first batch alone
+    runs.push(await run(args, w.env));
+    const [b1, b2, b3] = runs.map((r) => lines(r.stdout).map(canon));
+    const sizes = f.requests.map((q) => (JSON.parse(q.body) as unknown[]).length);
+    expect(sizes.slice(0, 2)).to.deep.equal([6, 3]);
+    expect(sizes.slice(2).reduce((a, b) => a + b, 0), 'the rest').to.equal(6);
+    expect(asSent(f).map(canon)).to.deep.equal([...b2!, ...b3!]);
+    const dead = readFileSync(join(readdirSync(w.spool).map((d) => join(w.spool, d))[0]!, 'dead-letter.jsonl'), 'utf8').trim().split('\n');
+    expect(dead).to.have.length(1);
+    expect(JSON.parse(dead[0]!).records.map(canon)).to.deep.equal(b1);
     expect(spoolFiles(w.spool)).to.deep.equal([]);
   });
 
