@@ -6,6 +6,9 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
+import { fakeFluentd } from './helpers/receivers.js';
+import { schemas } from '../lib/records/schemas.js';
+import { NORIKRA_FIELDS } from '../lib/sinks/http.js';
 import { APP, cleanup, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
 
 const conf = (name: string) => readFileSync(fileURLToPath(new URL(`../../conf/${name}`, import.meta.url)), 'utf8');
@@ -192,6 +195,52 @@ describe('conf/ samples', () => {
         cleanup(dir);
       }
     });
+  });
+
+  describe('fluentd-http.conf', () => {
+    const text = conf('fluentd-http.conf');
+    const root = parseFluentd(text);
+    const source = root.sections.find((x) => x.name === 'source')!;
+    const command = /^#\s+(wsgistat .*)$/m.exec(text)![1]!.split(/\s+/);
+
+    it('is an in_http source on loopback whose tag the documented wsgistat command posts to', async () => {
+      expect(source.params).to.include({ '@type': 'http', bind: '127.0.0.1', port: '9880' });
+      const check = await wsgistat(['--check', ...command.slice(1)]);
+      expect(check.code, check.stderr).to.equal(0);
+      const out = JSON.parse(check.stdout).outputs[0];
+      expect(out).to.include({ url: `http://127.0.0.1:${source.params.port}/uwsgi.stats`, kind: 'fluentd', tag: 'uwsgi.stats' });
+      expect(root.sections.find((x) => x.name === 'match')!.name).to.equal('match');
+      expect(text).to.match(/<match uwsgi\.stats>/);
+    });
+
+    it('gets every record of the command, with wsgistat\'s time as the event time', async function () {
+      const u = await sampleServer(this);
+      const f = await fakeFluentd();
+      const dir = tempDir();
+      try {
+        const args = command.slice(1).map((a) => a.replace('http://127.0.0.1:9880', f.url)).map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
+        const w = startWsgistat(['-o', 'stdout', ...args], { XDG_STATE_HOME: dir });
+        await w.waitFor('two ticks', () => w.lines.length >= 2 * (1 + Number(INI.workers)));
+        expect(await w.stop()).to.equal(0);
+        const sent = w.lines.map((l) => JSON.parse(l.text) as Record<string, unknown>);
+        await until('Fluentd to have them', async () => (f.stored.length >= sent.length ? true : undefined));
+        expect(f.stored.map((x) => x.tag)).to.deep.equal(sent.map(() => 'uwsgi.stats'));
+        expect(f.stored.map((x) => x.time)).to.deep.equal(sent.map((r) => r.time));
+        expect(f.stored.map((x) => x.record)).to.deep.equal(sent.map(({ time, ...rest }) => rest));
+      } finally {
+        await f.stop();
+        cleanup(dir);
+      }
+    });
+  });
+
+  it('norikra-target.json is the target definition wsgistat opens, with fields its records carry', () => {
+    const def = JSON.parse(conf('norikra-target.json'));
+    expect(def).to.deep.equal({ target: 'uwsgi_stats', fields: NORIKRA_FIELDS, auto_field: true });
+    for (const [field, type] of Object.entries(def.fields as Record<string, string>)) {
+      expect(['string', 'double'], field).to.include(type);
+      expect(['summary', 'worker', 'error'].every((t) => field in (schemas as Record<string, { properties: object }>)[t]!.properties), field).to.equal(true);
+    }
   });
 
   describe('mackerel-agent.conf', () => {
