@@ -1,7 +1,9 @@
 // The README is part of the product: its tables, commands and example output are checked here.
 
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fieldsTable, optionsTable } from './helpers/docs.js';
 import { schemas, type SchemaName } from '../lib/records/schemas.js';
@@ -47,6 +49,25 @@ describe('README', () => {
       expect(value, line).to.match(/^\d+(\.\d+)?$/);
       expect(epoch, line).to.match(/^\d{10}$/);
       expect(all, line).to.include(name!.split('.').slice(-2).join('.'));
+    }
+  });
+
+  it('shows a config file with several outputs that wsgistat accepts, and whose token it never prints', async () => {
+    const section = README.split('## Outputs\n')[1]!.split('\n## ')[0]!;
+    const json = section.split('```json\n')[1]!.split('```')[0]!;
+    const dir = mkdtempSync(join(tmpdir(), 'wsgistat-readme-'));
+    try {
+      const cfg = JSON.parse(json);
+      const ca = cfg.outputs[1].ca_file as string;
+      writeFileSync(join(dir, 'ca.pem'), 'not read by --check beyond existing');
+      const path = join(dir, 'wsgistat.json');
+      writeFileSync(path, json.replace(ca, join(dir, 'ca.pem')));
+      const run = await wsgistat(['--check', '-c', path], { env: { FLUENTD_TOKEN: 'readme-secret' } });
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.not.include('readme-secret');
+      expect(JSON.parse(run.stdout).outputs.map((o: string | { kind: string }) => (typeof o === 'string' ? o : o.kind))).to.deep.equal(['stdout', 'fluentd', 'norikra']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

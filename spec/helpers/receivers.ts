@@ -51,7 +51,7 @@ function base(handle: (req: IncomingMessage, text: string, res: ServerResponse) 
         const text = await body(req);
         r.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: text });
         const delay = plan.delays.shift();
-        if (delay) await new Promise((ok) => setTimeout(ok, delay));
+        if (delay) await new Promise((ok) => setTimeout(ok, delay).unref());
         if (res.destroyed) return;
         const status = plan.statuses.shift();
         if (status) {
