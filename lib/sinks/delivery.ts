@@ -77,6 +77,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   const owner = spool.lock();
   const queue: Pending[] = owner ? spool.list().map((e) => ({ seq: e.seq, count: e.count, spooled: true })) : [];
   if (queue.length > 0) log.warn(component, `${spool.records} records from earlier runs wait in the spool ${spool.dir}; sending them first`);
+  if (!owner) log.warn(component, `another wsgistat is sending the spool ${spool.dir} now; this run's records wait in it for the next run`);
   let failing = false;
   let failedSince = 0;
   let attempt = 0;

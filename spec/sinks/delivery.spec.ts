@@ -82,6 +82,23 @@ describe('delivery to receivers', function () {
     expect(spoolFiles(w.spool)).to.deep.equal([]);
   });
 
+  it('delivers everything, in order, to a receiver that was down when a continuous run started and came back', async () => {
+    const port = await freePort();
+    const f = await fluentd({ port, listen: false });
+    const w = workdir();
+    const p = startWsgistat(['--interval', '100ms', '-o', 'stdout', '-o', `http://127.0.0.1:${port}/t`, SOURCE], w.env);
+    stops.push(() => p.stop('SIGKILL'));
+    await p.waitFor('5 ticks while it is down', () => p.lines.length >= 15);
+    expect(spoolFiles(w.spool).length).to.be.at.least(4);
+    await f.start();
+    await p.waitFor('5 more ticks', () => p.lines.length >= 30);
+    await until('the receiver to catch up', async () => (f.stored.length >= 30 ? true : undefined), 15000);
+    expect(await p.stop()).to.equal(0);
+    expect(asSent(f).map(canon)).to.deep.equal(p.lines.map((l) => canon(JSON.parse(l.text) as R)));
+    expect(p.stderr()).to.match(/delivering again after \d+ s/);
+    expect(spoolFiles(w.spool)).to.deep.equal([]);
+  });
+
   it('retries 500s and 429 with backoff in a continuous run, and delivers every tick in order', async () => {
     const f = await fluentd();
     f.failNext(500, 500, 429, 503);
