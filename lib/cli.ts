@@ -3,8 +3,8 @@
 // cli → config → schedule → pipeline tick → sources collect → records (rates) → sinks write.
 
 import { readFileSync } from 'node:fs';
-import { resolveConfig, parseArgv, spoolDirOf, type Config } from './config.js';
-import { describeHeader } from './sinks/outputs.js';
+import { resolveConfig, parseArgv, type Config } from './config.js';
+import { describeOutput } from './sinks/outputs.js';
 import { ConfigError } from './errors.js';
 import { helpText } from './help.js';
 import * as log from './log.js';
@@ -13,7 +13,8 @@ import type { RateState } from './records/rates.js';
 import type { RecordType } from './records/types.js';
 import { alignedEvery, cronNext, cronProblem, scheduler } from './schedule.js';
 import { metaOutput, metricLines, segmentsFor } from './sinks/mackerel.js';
-import { createSinks, type Sinks } from './sinks/index.js';
+import { createSinks } from './sinks/index.js';
+import type { Sink } from './sinks/types.js';
 import { stdoutSink } from './sinks/stdout.js';
 import { createSource, type Source } from './sources/index.js';
 import { loadStates, saveStates } from './state.js';
@@ -49,15 +50,7 @@ function describe(config: Config): object {
     state_file: config.stateFile ?? null,
     max_gap_ms: config.maxGapMs,
     format: config.format,
-    outputs: config.outputs.map((o) => (o.kind === 'stdout' ? 'stdout' : {
-      url: o.name,
-      kind: o.kind,
-      [o.kind === 'fluentd' ? 'tag' : 'target']: o.tag,
-      ...(Object.keys(o.headers).length ? { headers: Object.fromEntries(Object.entries(o.headers).map(([k, v]) => [k, describeHeader(v)])) } : {}),
-      ...(o.tls.ca ? { ca_file: o.tls.ca } : {}),
-      ...(o.tls.cert ? { cert_file: o.tls.cert, key_file: o.tls.key } : {}),
-      spool: spoolDirOf(config, o),
-    })),
+    outputs: config.outputs.map((o) => describeOutput(o, config.spoolDir)),
     ...(config.outputs.some((o) => o.kind !== 'stdout') ? {
       send_timeout_ms: config.sendTimeoutMs, retry_for_ms: config.retryForMs, spool_max: config.spoolMaxBytes,
     } : {}),
@@ -113,7 +106,7 @@ const STOP_GRACE_MS = 2000;
 
 /** Stays up and samples on the schedule until SIGTERM or SIGINT, then finishes the tick in flight,
  *  and leaves what receivers have not taken in their spools. */
-async function continuous(config: Config, sources: Source[], opts: TickOptions, write: TickOptions['rates'], sinks: Sinks): Promise<number> {
+async function continuous(config: Config, sources: Source[], opts: TickOptions, write: TickOptions['rates'], sinks: Sink[]): Promise<number> {
   const next = config.cron ? await cronNext(config.cron) : alignedEvery(config.intervalMs!);
   const s = scheduler(next);
   const stop = () => s.stop();
@@ -121,18 +114,18 @@ async function continuous(config: Config, sources: Source[], opts: TickOptions, 
   process.on('SIGINT', stop);
   await s.run(
     async () => {
-      await tick(sources, sinks.all, opts);
+      await tick(sources, sinks, opts);
     },
     (due, since) => log.warn('wsgistat', `skipped the tick due at ${new Date(due).toISOString()}: the tick of ${new Date(since).toISOString()} is still running`),
   );
-  await Promise.all(sinks.all.map((sink) => sink.close(STOP_GRACE_MS)));
+  await Promise.all(sinks.map((sink) => sink.close(STOP_GRACE_MS)));
   if (config.stateFileGiven && write) writeState(config, write.states);
   return EXIT_OK;
 }
 
 /** The sinks of --output. A reader of stdout that goes away early (`wsgistat | head -1`) is not an
  *  error: with stdout the only output, wsgistat stops quietly; otherwise the others go on. */
-async function openSinks(config: Config): Promise<Sinks | number> {
+async function openSinks(config: Config): Promise<Sink[] | number> {
   let stdoutGone = false;
   const onStdoutClosed = () => {
     if (config.outputs.length === 1) process.exit(EXIT_OK);
@@ -187,13 +180,12 @@ async function main(argv: string[]): Promise<number> {
   if (typeof sinks === 'number') return sinks;
   if (!oneShot) return continuous(config, sources, opts, rates, sinks);
 
-  const { failed } = await tick(sources, sinks.all, opts);
+  const { failed } = await tick(sources, sinks, opts);
   // Receivers get --retry-for to take this run's batch (and any the spool held); the rest waits in
   // the spool for the next run.
-  await Promise.all(sinks.all.map((s) => s.close()));
+  const undelivered = await Promise.all(sinks.map((s) => s.close()));
   if (rates) writeState(config, rates.states);
-  const undelivered = sinks.delivering.some((s) => s.left > 0);
-  return failed > 0 || undelivered ? EXIT_SOURCE_FAILED : EXIT_OK;
+  return failed > 0 || undelivered.some((n) => n > 0) ? EXIT_SOURCE_FAILED : EXIT_OK;
 }
 
 main(process.argv.slice(2)).then(

@@ -8,7 +8,7 @@ import { hostname as osHostname } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseAddress } from './sources/address.js';
 import { sourceKey, type SourceSpec } from './sources/index.js';
-import { defaultStatePath, fnv, wsgistatDir } from './state.js';
+import { defaultStatePath, wsgistatDir } from './state.js';
 import { join } from 'node:path';
 import { parseHeader, parseOutput, resolveHeaders, type HeaderValue, type OutputSpec, type TlsFiles } from './sinks/outputs.js';
 import { parseListen } from './sources/backlog.js';
@@ -46,12 +46,6 @@ export interface Config {
   /** Where each HTTP output keeps what it could not deliver yet (a directory per output). */
   spoolDir: string;
   spoolMaxBytes: number;
-}
-
-/** The spool directory of one output: readable, and unique per output. */
-export function spoolDirOf(config: Pick<Config, 'spoolDir'>, out: { name: string }): string {
-  const slug = out.name.replace(/^[a-z+]+:\/\//, '').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60);
-  return join(config.spoolDir, `${slug}-${fnv(out.name).slice(0, 8)}`);
 }
 
 export const FORMATS = ['json', 'mackerel'] as const;

@@ -64,10 +64,9 @@ export interface DeliverySink extends Sink {
   pending(): number;
   /** Whether the receiver took everything so far. */
   idle(): Promise<void>;
-  /** Ends the run: keeps sending up to `graceMs` (default --retry-for), then spools the rest. */
-  close(graceMs?: number): Promise<void>;
-  /** Records that were not delivered by close() and wait in the spool. */
-  readonly left: number;
+  /** Ends the run: keeps sending up to `graceMs` (default --retry-for), then spools the rest and
+   *  resolves with how many records that is. */
+  close(graceMs?: number): Promise<number>;
 }
 
 export function deliverySink(transport: Transport, opts: DeliveryOptions): DeliverySink {
@@ -83,10 +82,18 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   let attempt = 0;
   let closing = false;
   let single = false;
-  let left = 0;
   let wake: (() => void) | undefined;
   let sleeping: { timer: NodeJS.Timeout; done: () => void } | undefined;
   const idleWaiters: (() => void)[] = [];
+
+  const queued = () => queue.reduce((n, p) => n + p.count, 0);
+
+  /** Forgets the batches the spool no longer has: dropped when it was full, or sent by another run. */
+  function dropGone(): void {
+    let j = 0;
+    for (const p of queue) if (!p.spooled || spool.has(p.seq)) queue[j++] = p;
+    queue.length = j;
+  }
 
   function spoolOne(p: Pending): void {
     if (p.spooled || !p.lines) return;
@@ -94,10 +101,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     p.spooled = true;
     p.lines = undefined;
     if (droppedRecords > 0) {
-      for (let i = 0; i < droppedBatches; i++) {
-        const j = queue.findIndex((q) => q.spooled && !spool.has(q.seq));
-        if (j !== -1) queue.splice(j, 1);
-      }
+      dropGone();
       log.error(component, `spool full (${spool.dir}): dropped the oldest ${droppedRecords} records (${droppedBatches} batches) to keep the newest; raise --spool-max or bring the receiver back`);
     }
   }
@@ -124,6 +128,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
 
   async function pump(): Promise<void> {
     for (;;) {
+      dropGone();
       const head = queue[0];
       if (!head) {
         idleWaiters.splice(0).forEach((f) => f());
@@ -141,17 +146,14 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
       for (const p of queue) {
         if (batch.length > 0 && (single || lines.length + p.count > POST_MAX_RECORDS || bytes > POST_MAX_BYTES)) break;
         const l = p.lines ?? spool.read(p.seq);
-        if (!l) continue; // dropped from a full spool, or taken by another run: skipped below
+        if (!l) continue; // gone from the spool: dropGone() forgets it
         batch.push(p);
         for (const x of l) {
           lines.push(x);
           bytes += x.length;
         }
       }
-      if (batch.length === 0) {
-        queue.splice(0, queue.indexOf(head) + 1);
-        continue;
-      }
+      if (batch.length === 0) continue;
       const outcome = await transport.send(lines);
       const settle = () => {
         for (const p of batch) {
@@ -159,15 +161,13 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
           if (i !== -1) queue.splice(i, 1);
           if (p.spooled) spool.remove(p.seq);
         }
-        // Batches before these that vanished from the spool meanwhile are gone too.
-        while (queue[0] && queue[0].spooled && !spool.has(queue[0].seq)) queue.shift();
       };
       if (outcome.ok) {
         settle();
         single = false;
         if (failing) {
           failing = false;
-          log.warn(component, `delivering again after ${Math.round((Date.now() - failedSince) / 1000)} s; ${queue.reduce((n, p) => n + p.count, 0)} records still to send`);
+          log.warn(component, `delivering again after ${Math.round((Date.now() - failedSince) / 1000)} s; ${queued()} records still to send`);
         }
         attempt = 0;
         continue;
@@ -223,14 +223,9 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
       if (!owner) queue.splice(0); // another run sends the spool; ours is in it
       wake?.();
     },
-    pending() {
-      return queue.reduce((n, p) => n + p.count, 0);
-    },
+    pending: queued,
     idle() {
       return queue.length === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
-    },
-    get left() {
-      return left;
     },
     async close(graceMs = opts.retryForMs) {
       closing = true;
@@ -248,10 +243,11 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         clearTimeout(timer);
       }
       spoolAll();
-      left = queue.reduce((n, p) => n + p.count, 0);
+      const left = queued();
       if (left > 0) log.error(component, `${left} records not delivered; they wait in the spool ${spool.dir} for the next run`);
       spool.unlock();
       transport.close();
+      return left;
     },
   };
 }

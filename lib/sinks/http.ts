@@ -57,7 +57,7 @@ function networkReason(err: unknown, timeoutMs: number): string {
     SELF_SIGNED_CERT_IN_CHAIN: 'certificate chain not trusted (give its CA with --ca-file)',
     ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host',
   };
-  return e.code && known[e.code] ? `${known[e.code]}` : `${e.code ?? e.name ?? 'error'}: ${e.message ?? String(err)}`;
+  return (e.code && known[e.code]) || `${e.code ?? e.name ?? 'error'}: ${e.message ?? String(err)}`;
 }
 
 /** What an HTTP answer means for a batch. */

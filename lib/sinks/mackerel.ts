@@ -43,6 +43,8 @@ interface GraphDef {
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const gauge = (name: string, label: string, field: string, more: Partial<MetricDef> = {}): MetricDef => ({ name, label, kind: 'gauge', field, ...more });
 const perMinute = (name: string, label: string, field: string): MetricDef => ({ name, label, kind: 'per_minute', field });
+/** uWSGI reports 0 unless it runs with --memory-report: that is "unknown", not "none". */
+const memoryKnown = (s: Summary) => (num(s.rss) ?? 0) > 0;
 
 /** The graphs, in the order their lines are printed. README "mackerel-agent" lists the same. */
 export const GRAPHS: GraphDef[] = [
@@ -71,8 +73,7 @@ export const GRAPHS: GraphDef[] = [
   { key: 'respawns', label: 'Worker spawns per minute', unit: 'float', metrics: [perMinute('respawns', 'Spawns', 'respawn_count')] },
   {
     key: 'memory', label: 'Worker memory', unit: 'bytes',
-    // uWSGI reports 0 unless it runs with --memory-report: that is "unknown", not "none".
-    metrics: [gauge('rss', 'Resident', 'rss', { when: (s) => (num(s.rss) ?? 0) > 0 }), gauge('vsz', 'Virtual', 'vsz', { when: (s) => (num(s.rss) ?? 0) > 0 })],
+    metrics: [gauge('rss', 'Resident', 'rss', { when: memoryKnown }), gauge('vsz', 'Virtual', 'vsz', { when: memoryKnown })],
   },
   {
     key: 'cores', label: 'Cores in a request', unit: 'integer', stacked: true,

@@ -2,6 +2,8 @@
 // checked with the rest of the configuration, before anything is read or sent.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fnv } from '../state.js';
 
 /** A header value: given as is, or read when the run starts (never printed, never logged). */
 export type HeaderValue = { literal: string } | { env: string } | { file: string };
@@ -99,6 +101,26 @@ export function resolveHeaders(headers: Record<string, HeaderValue>, env: NodeJS
 }
 
 /** How --check shows a header: where its value comes from, never the value. */
-export function describeHeader(v: HeaderValue): string {
+function describeHeader(v: HeaderValue): string {
   return 'env' in v ? `from environment variable ${v.env}` : 'file' in v ? `from file ${v.file}` : '(given on the command line or in the config file)';
+}
+
+/** The spool directory of one output under --spool-dir: readable, and unique per output. */
+export function spoolDirOf(spoolDir: string, out: { name: string }): string {
+  const slug = out.name.replace(/^[a-z+]+:\/\//, '').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60);
+  return join(spoolDir, `${slug}-${fnv(out.name).slice(0, 8)}`);
+}
+
+/** An output as --check prints it: header sources, never header values. */
+export function describeOutput(o: OutputSpec, spoolDir: string): string | object {
+  if (o.kind === 'stdout') return 'stdout';
+  return {
+    url: o.name,
+    kind: o.kind,
+    [o.kind === 'fluentd' ? 'tag' : 'target']: o.tag,
+    ...(Object.keys(o.headers).length ? { headers: Object.fromEntries(Object.entries(o.headers).map(([k, v]) => [k, describeHeader(v)])) } : {}),
+    ...(o.tls.ca ? { ca_file: o.tls.ca } : {}),
+    ...(o.tls.cert ? { cert_file: o.tls.cert, key_file: o.tls.key } : {}),
+    spool: spoolDirOf(spoolDir, o),
+  };
 }

@@ -37,7 +37,9 @@ export function privateDir(dir: string): void {
 export class Spool {
   readonly dir: string;
   private readonly maxBytes: number;
+  /** In order, oldest first; `index` finds them by sequence number. */
   private entries: SpoolEntry[] = [];
+  private readonly index = new Map<number, SpoolEntry>();
   private total = 0;
   private last = 0;
   private locked = false;
@@ -49,9 +51,10 @@ export class Spool {
     for (const name of readdirSync(dir)) {
       const m = FILE.exec(name);
       if (m) {
-        const bytes = statSync(join(dir, name)).size;
-        this.entries.push({ seq: Number(m[1]), count: Number(m[2]), bytes });
-        this.total += bytes;
+        const entry = { seq: Number(m[1]), count: Number(m[2]), bytes: statSync(join(dir, name)).size };
+        this.entries.push(entry);
+        this.index.set(entry.seq, entry);
+        this.total += entry.bytes;
       } else if (name.endsWith('.tmp')) {
         // Left by a process that died while writing: its batch was never in the spool.
         const pid = Number(name.split('.').at(-2));
@@ -77,7 +80,7 @@ export class Spool {
   }
 
   has(seq: number): boolean {
-    return this.entries.some((e) => e.seq === seq);
+    return this.index.has(seq);
   }
 
   private path(e: { seq: number; count: number }): string {
@@ -95,6 +98,7 @@ export class Spool {
     let i = this.entries.findIndex((e) => e.seq > seq);
     if (i === -1) i = this.entries.length;
     this.entries.splice(i, 0, entry);
+    this.index.set(seq, entry);
     this.total += bytes;
     let droppedRecords = 0;
     let droppedBatches = 0;
@@ -109,7 +113,7 @@ export class Spool {
 
   /** The batch's lines; undefined if it is gone (dropped, or sent by another run). */
   read(seq: number): string[] | undefined {
-    const e = this.entries.find((x) => x.seq === seq);
+    const e = this.index.get(seq);
     if (!e) return undefined;
     try {
       const text = readFileSync(this.path(e), 'utf8');
@@ -121,14 +125,15 @@ export class Spool {
   }
 
   private forget(seq: number): void {
-    const i = this.entries.findIndex((x) => x.seq === seq);
-    if (i === -1) return;
-    this.total -= this.entries[i]!.bytes;
-    this.entries.splice(i, 1);
+    const e = this.index.get(seq);
+    if (!e) return;
+    this.index.delete(seq);
+    this.total -= e.bytes;
+    this.entries.splice(this.entries.indexOf(e), 1); // almost always the oldest: found at once
   }
 
   remove(seq: number): void {
-    const e = this.entries.find((x) => x.seq === seq);
+    const e = this.index.get(seq);
     if (!e) return;
     rmSync(this.path(e), { force: true });
     this.forget(seq);

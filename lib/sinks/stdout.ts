@@ -36,6 +36,8 @@ export function stdoutSink(opts: StdoutOptions): Sink {
       const out = format(records);
       if (out !== '') stream.write(out);
     },
-    async close() {},
+    async close() {
+      return 0;
+    },
   };
 }

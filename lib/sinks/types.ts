@@ -6,6 +6,7 @@ export interface Sink {
   readonly name: string;
   /** Takes one tick's records; never waits for a slow receiver. */
   write(records: Rec[]): Promise<void>;
-  /** Ends the run; a sink with a receiver keeps trying for up to `graceMs`, then spools the rest. */
-  close(graceMs?: number): Promise<void>;
+  /** Ends the run; a sink with a receiver keeps trying for up to `graceMs`, then spools the rest.
+   *  Resolves with the number of records it could not deliver (they wait in its spool). */
+  close(graceMs?: number): Promise<number>;
 }
