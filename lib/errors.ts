@@ -4,6 +4,7 @@
 /** Stable codes of source failures, as they appear in `type: "error"` records. */
 export type SourceErrorCode =
   | 'not_found'          // no such socket file, abstract socket or document file
+  | 'not_a_file'         // a path that names a device, socket, directory or symlink where a file is read
   | 'permission_denied'  // the socket or file exists but this user may not open it
   | 'connection_refused' // nothing listens there (often a stale socket file)
   | 'connection_reset'   // the server reset the connection before a whole document arrived

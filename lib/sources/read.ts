@@ -1,0 +1,163 @@
+// Bounded reads of local files, for every source that reads one (file:, gunicorn:, /proc).
+//
+// The size a file claims is not trusted: /proc files say 0, a file can grow while it is read,
+// /dev/zero has no end, and a FIFO has no size and can block forever. So a read opens without
+// blocking (a FIFO with no writer must not hang the open), looks at what the descriptor is (not the
+// path, which can be swapped under us), takes a regular file or a FIFO/pipe and refuses anything
+// else saying what it is, and counts bytes as they arrive: never more than maxBytes + 1 is held,
+// and never longer than timeoutMs is spent. With noFollow, a symlink is refused, not opened: for
+// entries found by listing a directory that someone else may be able to write.
+
+import { closeSync, constants, fstatSync, open, read, close, openSync, readSync, type Stats } from 'node:fs';
+import { SourceError, fromSystemError } from '../errors.js';
+
+export interface ReadLimits {
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+export interface ReadOptions {
+  maxBytes: number;
+  /** Refuse a symlink as the last component of the path instead of opening what it points to. */
+  noFollow?: boolean;
+  /** A further check of the opened file (owner, mode): a reason to refuse it, or undefined. */
+  check?: (st: Stats) => string | undefined;
+}
+
+/** What a file that is not a regular one is, for messages. */
+export function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSymbolicLink()) return 'a symlink';
+  return st.isFile() ? 'a regular file' : 'not a regular file';
+}
+
+const flags = (noFollow?: boolean) =>
+  constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (noFollow ? constants.O_NOFOLLOW : 0);
+
+function openError(err: NodeJS.ErrnoException, where: string, noFollow?: boolean): SourceError {
+  if (err.code === 'ELOOP' && noFollow) return new SourceError('not_a_file', `${where} is a symlink; not followed`, { cause: err });
+  if (err.code === 'ENXIO') return new SourceError('not_a_file', `${where} is a socket, not a file (read a uWSGI stats socket as unix://PATH)`, { cause: err });
+  return fromSystemError(err, where);
+}
+
+function refusal(st: Stats, where: string, opts: ReadOptions, fifoOk: boolean): SourceError | undefined {
+  if (!st.isFile() && !(fifoOk && st.isFIFO())) {
+    return new SourceError('not_a_file', `${where} is ${fileKind(st)}, not a regular file; not read`);
+  }
+  const reason = opts.check?.(st);
+  return reason ? new SourceError('not_a_file', `${where} ${reason}; not read`) : undefined;
+}
+
+const tooLarge = (where: string, max: number) =>
+  new SourceError('too_large', `${where} holds more than the size cap of ${max} bytes (raise --max-bytes)`);
+
+/** Reads a regular local file synchronously, at most maxBytes of it. For small files that are
+ *  read often (a gunicorn hooks directory in /dev/shm, /proc): a few microseconds each. */
+export function readFileBoundedSync(path: string, where: string, opts: ReadOptions): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, flags(opts.noFollow));
+  } catch (e) {
+    throw openError(e as NodeJS.ErrnoException, where, opts.noFollow);
+  }
+  try {
+    const refused = refusal(fstatSync(fd), where, opts, false);
+    if (refused) throw refused;
+    const buf = Buffer.allocUnsafe(Math.min(opts.maxBytes + 1, 64 * 1024));
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, opts.maxBytes + 1 - total), null);
+      if (n === 0) break;
+      parts.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+      if (total > opts.maxBytes) throw tooLarge(where, opts.maxBytes);
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  } catch (e) {
+    if (e instanceof SourceError) throw e;
+    throw fromSystemError(e as NodeJS.ErrnoException, where);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a local file (a regular file, or a FIFO/pipe such as /dev/stdin), bounded in size and
+ *  time as it reads. Rejects with a SourceError: not_found, permission_denied, not_a_file,
+ *  too_large, timeout. */
+export function readFileBounded(path: string, where: string, opts: ReadOptions & ReadLimits): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    let done = false;
+    let fd: number | undefined;
+    let stopStream: (() => void) | undefined;
+    const finish = (err: unknown, value?: Buffer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      stopStream?.();
+      if (err) reject(err instanceof SourceError ? err : fromSystemError(err as NodeJS.ErrnoException, where));
+      else resolve(value!);
+    };
+    // A regular file read that never returns (a hung network filesystem) keeps its descriptor;
+    // the run goes on without it.
+    const timer = setTimeout(() => finish(new SourceError('timeout', `${where} could not be read within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const parts: Buffer[] = [];
+    let total = 0;
+    const take = (chunk: Buffer): boolean => {
+      parts.push(chunk);
+      total += chunk.length;
+      if (total <= opts.maxBytes) return true;
+      finish(tooLarge(where, opts.maxBytes));
+      return false;
+    };
+    const whole = () => finish(null, Buffer.concat(parts, total));
+
+    open(path, flags(opts.noFollow), (err, opened) => {
+      if (err) return finish(openError(err, where, opts.noFollow));
+      if (done) return close(opened, () => {});
+      fd = opened;
+      let st: Stats;
+      try {
+        st = fstatSync(fd);
+      } catch (e) {
+        close(fd, () => {});
+        return finish(e);
+      }
+      const refused = refusal(st, where, opts, true);
+      if (refused) {
+        close(fd, () => {});
+        return finish(refused);
+      }
+      if (st.isFIFO()) return readPipe(fd);
+      const buf = Buffer.allocUnsafe(Math.min(opts.maxBytes + 1, 256 * 1024));
+      const step = () => {
+        read(fd!, buf, 0, Math.min(buf.length, opts.maxBytes + 1 - total), null, (e, n) => {
+          if (e || n === 0 || done) {
+            close(fd!, () => {});
+            return e ? finish(e) : whole();
+          }
+          if (take(Buffer.from(buf.subarray(0, n)))) step();
+          else close(fd!, () => {});
+        });
+      };
+      step();
+    });
+
+    // A FIFO is read through libuv's pipe handle (non-blocking, as stdin is), so that neither a
+    // writer that never writes nor one that never stops can hold the run.
+    async function readPipe(pipeFd: number) {
+      const { Socket } = await import('node:net');
+      const sock = new Socket({ fd: pipeFd, readable: true, writable: false });
+      stopStream = () => sock.destroy();
+      sock.on('data', (chunk: Buffer) => {
+        if (!take(chunk)) sock.destroy();
+      });
+      sock.on('end', whole);
+      sock.on('error', (e) => finish(e));
+    }
+  });
+}
