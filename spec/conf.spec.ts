@@ -11,7 +11,9 @@ import { schemas } from '../lib/records/schemas.js';
 import { NORIKRA_FIELDS } from '../lib/sinks/http.js';
 import { APP, cleanup, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
 
-const conf = (name: string) => readFileSync(fileURLToPath(new URL(`../../conf/${name}`, import.meta.url)), 'utf8');
+const CONF_DIR = fileURLToPath(new URL('../../conf/', import.meta.url));
+const conf = (name: string) => readFileSync(join(CONF_DIR, name), 'utf8');
+const README_TEXT = readFileSync(join(CONF_DIR, '..', 'README.md'), 'utf8');
 
 interface Section { name: string; params: Record<string, string>; sections: Section[] }
 
@@ -346,10 +348,37 @@ describe('conf/ samples', () => {
       });
     }
 
+    for (const name of ['wsgistat.service', 'wsgistat-oneshot.service']) {
+      it(`${name} is rated OK (exposure 4.0 or less) by systemd-analyze security`, function () {
+        needs(this, 'systemd-analyze');
+        const r = analyze(['security', '--offline=true', '--no-pager', join(CONF_DIR, 'systemd', name)]);
+        const m = /Overall exposure level for \S+: (\d+\.\d+) (\w+)/.exec(r.stdout);
+        expect(m, r.stdout + r.stderr).to.not.equal(null);
+        expect([Number(m![1]) <= 4, m![2]], m![0]).to.deep.equal([true, 'OK']);
+        // Node's JIT needs writable-executable memory; the unit must not forbid it.
+        expect(unit(name)).to.not.have.property('MemoryDenyWriteExecute');
+      });
+    }
+
+    it('the jq line for the journal keeps the summaries and skips the lines that are not JSON', async function () {
+      needs(this, 'jq');
+      const line = /journalctl -u wsgistat -o cat \| (jq .*)$/m.exec(conf('systemd/wsgistat.service'))![1]!;
+      expect(README_TEXT).to.include(`journalctl -u wsgistat -o cat | ${line}\``);
+      const args = [...line.matchAll(/'[^']*'|\S+/g)].map((m) => m[0].replace(/^'|'$/g, '')).slice(1);
+      const run = await wsgistat(['--records', 'all', 'file:spec/fixtures/uwsgi/busy.json']);
+      const journal = `Started wsgistat.service - wsgistat: sample uWSGI stats every 10 s.\n${run.stdout}wsgistat.service: Deactivated successfully.\n`;
+      const jq = spawnSync('jq', args, { input: journal, encoding: 'utf8' });
+      expect([jq.status, jq.stderr]).to.deep.equal([0, '']);
+      const kept = jq.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(kept).to.deep.equal(run.records.filter((r) => r.type === 'summary'));
+    });
+
     it('the service stays up on an interval; the one-shot service is started by a 10 s timer', () => {
       expect(unit('wsgistat.service').ExecStart).to.include('--interval 10s');
       expect(unit('wsgistat.service')).to.include({ Type: 'simple', KillSignal: 'SIGTERM' });
-      expect(unit('wsgistat-oneshot.service')).to.include({ Type: 'oneshot', SuccessExitStatus: '1' });
+      expect(unit('wsgistat-oneshot.service')).to.include({ Type: 'oneshot' });
+      // A failed run must show in `systemctl --failed`, not be taken for success.
+      expect(unit('wsgistat-oneshot.service')).to.not.have.property('SuccessExitStatus');
       const timer = unit('wsgistat-oneshot.timer');
       expect(timer).to.include({ Unit: 'wsgistat-oneshot.service', AccuracySec: '100ms' });
       const cal = analyze(['calendar', '--iterations=3', timer.OnCalendar!]);
