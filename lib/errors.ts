@@ -64,9 +64,38 @@ export function fromSystemError(err: NodeJS.ErrnoException, what: string): Sourc
   }
 }
 
-/** A short printable preview of bytes that came back, for error messages. */
-export function preview(bytes: Buffer, max = 48): string {
-  const text = bytes.subarray(0, max).toString('latin1');
-  const shown = JSON.stringify(text);
-  return bytes.length > max ? `${shown}…` : shown;
+/** What came back, described without quoting any of it: a bad document can be request data
+ *  (a truncated uWSGI document ends in the `vars` of requests in flight: cookies, bearer tokens),
+ *  or another file's content. Size, what it looks like, and which classes of bytes it holds. */
+export function describeBytes(bytes: Buffer): string {
+  let control = 0;
+  let nul = 0;
+  let high = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0) nul++;
+    else if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) control++;
+    else if (b >= 0x80) high++;
+  }
+  const classes = [
+    nul ? 'NUL bytes' : '',
+    control ? 'control bytes' : '',
+    high ? (isUtf8(bytes) ? 'non-ASCII UTF-8' : 'bytes that are not UTF-8') : '',
+  ].filter(Boolean);
+  const first = bytes.subarray(0, 16).toString('latin1').trimStart();
+  const kind = nul > 0 || control > bytes.length / 10 ? 'binary data'
+    : first.startsWith('{') || first.startsWith('[') ? 'JSON-like text'
+      : first.startsWith('HTTP/') ? 'an HTTP answer'
+        : first.startsWith('<') ? 'HTML or XML'
+          : 'text';
+  return `${bytes.length} bytes of ${kind}, ${classes.length ? `with ${classes.join(' and ')}` : 'printable ASCII only'}`;
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,36 +1,17 @@
 // A stats document saved in a file (file:///path.json), as written by tools such as wsgi_status
 // or `curl` of a --stats-http server, or a gunicorn status file. The format is recognised from the
-// content. (A gunicorn status file that is being rewritten is better read as gunicorn://, which
+// content. Whatever the path turns out to be (a device, a FIFO, a symlink to either), the read is
+// bounded by --max-bytes and --timeout as it happens (read.ts). (A gunicorn status file that is being rewritten is better read as gunicorn://, which
 // reads it again until it is whole.)
 
 import { describeEndpoint } from './address.js';
-import { SourceError, fromSystemError } from '../errors.js';
+import { SourceError } from '../errors.js';
+import { readFileBounded } from './read.js';
 import { decodeJson, repairNotice } from './json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from './types.js';
 import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
 import { isGunicornStatus, shapeGunicorn } from './gunicorn/shape.js';
 import { pidAlive } from './gunicorn/index.js';
-
-async function readBounded(path: string, spec: SourceSpec, where: string): Promise<Buffer> {
-  // Loaded here, not at start-up: only file sources need it (~2 ms of every start otherwise).
-  const { open } = await import('node:fs/promises');
-  const signal = AbortSignal.timeout(spec.timeoutMs);
-  let handle;
-  try {
-    handle = await open(path, 'r');
-    const { size } = await handle.stat();
-    if (size > spec.maxBytes) {
-      throw new SourceError('too_large', `${where} is ${size} bytes, over the size cap of ${spec.maxBytes} (raise --max-bytes)`);
-    }
-    return await handle.readFile({ signal });
-  } catch (err) {
-    if (err instanceof SourceError) throw err;
-    if ((err as Error).name === 'AbortError') throw new SourceError('timeout', `${where} could not be read within ${spec.timeoutMs} ms`);
-    throw fromSystemError(err as NodeJS.ErrnoException, where);
-  } finally {
-    await handle?.close();
-  }
-}
 
 export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
   if (spec.address.endpoint.kind !== 'file') throw new Error('fileSource needs a file address');
@@ -39,7 +20,7 @@ export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
   return {
     spec,
     async collect(): Promise<Sample> {
-      const bytes = await readBounded(path, spec, where);
+      const bytes = await readFileBounded(path, where, spec);
       const decoded = decodeJson(bytes, where);
       const value = decoded.value;
       const repaired = repairNotice(decoded);

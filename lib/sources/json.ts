@@ -5,7 +5,7 @@
 // which keeps raw control bytes, reads a `"` that is not followed by , : } ] as part of the string,
 // and keeps an unknown escape as written. A truncated document is still an error.
 
-import { SourceError, preview } from '../errors.js';
+import { SourceError, describeBytes } from '../errors.js';
 
 export interface Decoded {
   value: unknown;
@@ -13,7 +13,12 @@ export interface Decoded {
   repairs: string[];
 }
 
-class Truncated extends Error {}
+/** The document ends early; `inside` says in what, for the message (never what it held). */
+class Truncated extends Error {
+  inside = 'a value';
+}
+/** Deeper than this is not a stats document, and would overflow the stack of the parser below. */
+const MAX_DEPTH = 512;
 class Invalid extends Error {
   constructor(readonly at: number, message: string) { super(message); }
 }
@@ -38,20 +43,27 @@ export function decodeJson(bytes: Buffer, where: string): Decoded {
     const value = p.document();
     return { value, repairs: [...p.repairs] };
   } catch (e) {
-    const head = `${bytes.length} bytes, starting ${preview(bytes)}`;
+    const what = describeBytes(bytes);
     if (e instanceof Truncated) {
-      throw new SourceError('truncated', `the document from ${where} stops in the middle (${head}; ends ${JSON.stringify(text.slice(-24))})`);
+      throw new SourceError('truncated', `the document from ${where} stops in the middle (${what}; it ends inside ${e.inside}, ${p.depth} levels deep)`);
     }
     const at = e instanceof Invalid ? ` at character ${e.at}: ${e.message}` : '';
-    throw new SourceError('invalid_json', `the document from ${where} is not JSON${at} (${head})`);
+    throw new SourceError('invalid_json', `the document from ${where} is not JSON${at} (${what})`);
   }
 }
 
 const STRING_END = new Set([',', ':', '}', ']']);
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
+function truncated(inside: string): Truncated {
+  const t = new Truncated();
+  t.inside = inside;
+  return t;
+}
+
 class Lenient {
   at = 0;
+  depth = 0;
   readonly repairs = new Set<string>();
   constructor(private readonly s: string) {}
 
@@ -77,12 +89,13 @@ class Lenient {
 
   private peek(): string {
     this.ws();
-    if (this.at >= this.s.length) throw new Truncated();
+    if (this.at >= this.s.length) throw truncated(this.depth ? 'an object or array' : 'a value');
     return this.s[this.at]!;
   }
 
   private value(): unknown {
     const c = this.peek();
+    if ((c === '{' || c === '[') && this.depth >= MAX_DEPTH) throw new Invalid(this.at, `nested more than ${MAX_DEPTH} levels deep`);
     if (c === '{') {
       this.at++;
       return this.members();
@@ -95,13 +108,20 @@ class Lenient {
         this.at += word.length;
         return v;
       }
-      if (word.startsWith(this.s.slice(this.at))) throw new Truncated();
+      if (word.startsWith(this.s.slice(this.at))) throw truncated('a literal');
     }
     throw new Invalid(this.at, `unexpected ${JSON.stringify(c)}`);
   }
 
   /** Object members after the opening brace, through the closing one. */
   private members(): Record<string, unknown> {
+    this.depth++;
+    const obj = this.membersBody();
+    this.depth--;
+    return obj;
+  }
+
+  private membersBody(): Record<string, unknown> {
     const obj: Record<string, unknown> = {};
     if (this.peek() === '}') {
       this.at++;
@@ -122,6 +142,13 @@ class Lenient {
   }
 
   private array(): unknown[] {
+    this.depth++;
+    const arr = this.arrayBody();
+    this.depth--;
+    return arr;
+  }
+
+  private arrayBody(): unknown[] {
     this.at++;
     const arr: unknown[] = [];
     if (this.peek() === ']') {
@@ -140,10 +167,14 @@ class Lenient {
   private number(): number {
     const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
     m.lastIndex = this.at;
+    // A number cut anywhere ("1.", "2e", "-") is truncated, not invalid.
+    const partial = /-?\d*(?:\.\d*)?(?:[eE][+-]?\d*)?/y;
+    partial.lastIndex = this.at;
+    if (this.at + (partial.exec(this.s)?.[0].length ?? 0) >= this.s.length) throw truncated('a number');
     const found = m.exec(this.s);
-    if (!found) throw this.at + 1 >= this.s.length ? new Truncated() : new Invalid(this.at, 'bad number');
+    if (!found) throw new Invalid(this.at, 'bad number');
     this.at += found[0].length;
-    if (this.at >= this.s.length) throw new Truncated();
+    if (this.at >= this.s.length) throw truncated('a number');
     return Number(found[0]);
   }
 
@@ -152,7 +183,7 @@ class Lenient {
     let out = '';
     let i = this.at + 1;
     for (;;) {
-      if (i >= s.length) throw new Truncated();
+      if (i >= s.length) throw truncated('a string');
       const c = s[i]!;
       if (c === '"') {
         let j = i + 1;
@@ -165,7 +196,7 @@ class Lenient {
         out += c;
         i++;
       } else if (c === '\\') {
-        if (i + 1 >= s.length) throw new Truncated();
+        if (i + 1 >= s.length) throw truncated('a string');
         const e = s[i + 1]!;
         if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
           out += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));

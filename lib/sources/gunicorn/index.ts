@@ -10,7 +10,8 @@
 // file and rename), so one read each is enough; a worker file that vanishes between listing and
 // reading belongs to a worker that just exited.
 
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { readFileBoundedSync } from '../read.js';
 import { join } from 'node:path';
 import { SourceError, fromSystemError } from '../../errors.js';
 import { decodeJson } from '../json.js';
@@ -30,21 +31,14 @@ export function pidAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One read of a small local file (in /dev/shm as a rule): synchronous, a few microseconds. */
-function readOnce(path: string, maxBytes: number, where: string): Buffer {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const { size } = fstatSync(fd);
-    if (size > maxBytes) throw new SourceError('too_large', `${where} is ${size} bytes, over the size cap of ${maxBytes} (raise --max-bytes)`);
-    return readFileSync(fd);
-  } catch (e) {
-    if (e instanceof SourceError) throw e;
-    throw fromSystemError(e as NodeJS.ErrnoException, where);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+/** One read of a small local file (in /dev/shm as a rule): synchronous, a few microseconds,
+ *  bounded by the size cap whatever the file is (read.ts refuses devices and FIFOs). */
+function readOnce(path: string, maxBytes: number, where: string, check?: (st: Stats) => string | undefined): Buffer {
+  return readFileBoundedSync(path, where, { maxBytes, noFollow: check !== undefined, check });
 }
+
+/** An entry of a hooks directory must belong to the directory's owner (the hooks' user). */
+const ownedBy = (uid: number) => (st: Stats) => (st.uid !== uid ? `belongs to uid ${st.uid}, not to the directory's owner ${uid}` : undefined);
 
 /** Reads until the file holds a whole JSON document, within the timeout. */
 export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeoutMs' | 'maxBytes'>, where: string): Promise<{ value: unknown; tries: number }> {
@@ -67,30 +61,44 @@ export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeo
   }
 }
 
-/** Reads the status directory: master.json and every worker-<pid>.json. */
-function readDirectory(dir: string, maxBytes: number): { master: Record<string, unknown>; workers: Record<string, unknown>[] } {
+/** Reads the status directory: master.json and every worker-<pid>.json. Entries are never
+ *  followed through a symlink and must be regular files of the directory's owner; a damaged,
+ *  oversized or foreign worker file costs that worker only (counted, and named once in a notice
+ *  without its content). */
+function readDirectory(dir: string, maxBytes: number): { master: Record<string, unknown>; workers: Record<string, unknown>[]; notices: string[] } {
   const where = `status directory ${dir}`;
   let names: string[];
+  let check: (st: Stats) => string | undefined;
   try {
+    check = ownedBy(statSync(dir).uid);
     names = readdirSync(dir);
   } catch (e) {
     throw fromSystemError(e as NodeJS.ErrnoException, where);
   }
-  const parse = (name: string) => decodeJson(readOnce(join(dir, name), maxBytes, `${where}: ${name}`), `${where}: ${name}`).value as Record<string, unknown>;
+  const parse = (name: string) => {
+    const value = decodeJson(readOnce(join(dir, name), maxBytes, `${where}: ${name}`, check), `${where}: ${name}`).value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SourceError('not_stats', `${where}: ${name} holds JSON that is not an object`);
+    return value as Record<string, unknown>;
+  };
   if (!names.includes('master.json')) {
     throw new SourceError('not_found', `${where} has no master.json (is gunicorn running with conf/gunicorn_wsgistat.py, and WSGISTAT_GUNICORN_DIR set to this directory?)`);
   }
   const master = parse('master.json');
   const workers: Record<string, unknown>[] = [];
+  const skipped: string[] = [];
   for (const name of names) {
     if (!/^worker-\d+\.json$/.test(name)) continue;
     try {
       workers.push(parse(name));
     } catch (e) {
-      if (!(e instanceof SourceError && e.code === 'not_found')) throw e;
+      if (!(e instanceof SourceError)) throw e;
+      if (e.code !== 'not_found') skipped.push(`${name} (${e.code})`); // not_found: the worker just exited
     }
   }
-  return { master, workers };
+  const notices = skipped.length
+    ? [`left out ${skipped.length} worker file(s) that could not be used: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`]
+    : [];
+  return { master, workers, notices };
 }
 
 const isDirectory = (path: string) => {
@@ -110,9 +118,9 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
     server: 'gunicorn',
     async collect(): Promise<Sample> {
       if (isDirectory(path)) {
-        const { master, workers } = readDirectory(path, spec.maxBytes);
+        const { master, workers, notices } = readDirectory(path, spec.maxBytes);
         const bodies = shapeGunicornDir(master, workers, { ...shape, alive }, path);
-        return { server: 'gunicorn', bodies, notices: [], listener: listenerHint(master) };
+        return { server: 'gunicorn', bodies, notices, listener: listenerHint(master) };
       }
       const { value } = await readStatusFile(path, spec, where);
       return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };

@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Address } from '../address.js';
 import { describeEndpoint } from '../address.js';
-import { SourceError, fromSystemError, preview } from '../../errors.js';
+import { SourceError, describeBytes, fromSystemError } from '../../errors.js';
 
 export interface ReadLimits {
   /** Whole read: connect, request, answer. */
@@ -175,7 +175,7 @@ function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits,
       const t = seconds(totalMs);
       if (!connected) return settle(new SourceError('timeout', `no connection to ${where} within ${t}`));
       if (size > 0) {
-        return settle(new SourceError('timeout', `${where} sent ${size} bytes but did not finish within ${t}; the document so far starts ${preview(Buffer.concat(chunks))}`));
+        return settle(new SourceError('timeout', `${where} sent ${size} bytes but did not finish within ${t} (${describeBytes(Buffer.concat(chunks))})`));
       }
       settle(new SourceError('timeout', `${where} accepted the connection but sent nothing within ${t}` +
         (requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : '')));
@@ -209,15 +209,17 @@ export function unwrap(bytes: Buffer, where: string): Fetched {
     sep = 2;
   }
   if (end === -1) {
-    throw new SourceError('truncated', `${where} answered HTTP but its headers never ended (${bytes.length} bytes: ${preview(bytes)})`);
+    throw new SourceError('truncated', `${where} answered HTTP but its headers never ended (${describeBytes(bytes)})`);
   }
   const head = bytes.subarray(0, end).toString('latin1').split(/\r?\n/);
   const body = bytes.subarray(end + sep);
   const status = /^HTTP\/\d(?:\.\d)?\s+(\d{3})\s*(.*)$/.exec(head[0] ?? '');
-  if (!status) throw new SourceError('http_error', `${where} sent a malformed HTTP status line ${preview(Buffer.from(head[0] ?? ''))}`);
+  if (!status) throw new SourceError('http_error', `${where} sent a malformed HTTP status line (${describeBytes(Buffer.from(head[0] ?? '', 'latin1'))})`);
   if (status[1] !== '200') {
-    const firstLine = body.toString('utf8').split('\n', 1)[0]!.trim().slice(0, 120);
-    throw new SourceError('http_error', `${where} answered HTTP ${status[1]} ${status[2]}`.trimEnd() + (firstLine ? `: ${firstLine}` : ''));
+    // The status and the first line of the body are named (capped, printable only): they answer
+    // wsgistat's own request, which carries no credentials, and say what the server is.
+    const firstLine = body.toString('utf8').split('\n', 1)[0]!.trim().replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+    throw new SourceError('http_error', `${where} answered HTTP ${status[1]} ${status[2]!.replace(/[^\x20-\x7e]/g, '?').slice(0, 60)}`.trimEnd() + (firstLine ? `: ${firstLine}` : ''));
   }
   const chunked = head.some((h) => /^transfer-encoding:\s*chunked\s*$/i.test(h));
   return { payload: chunked ? dechunk(body, where) : body, served: 'http' };
