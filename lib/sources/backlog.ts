@@ -4,7 +4,11 @@
 // not in that file: it is the server's listen backlog, capped by net.core.somaxconn.
 // Unix-socket listeners have no such figure there, and are reported as not supported.
 
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { readFileBoundedSync } from './read.js';
+
+/** /proc/net/tcp has ~150 bytes a socket: this is room for ~400,000 sockets, and a bound. */
+const PROC_NET_MAX = 64 * 1024 * 1024;
 
 export interface Listener {
   address: string;
@@ -47,7 +51,8 @@ export function parseProcNetTcp(text: string): Listener[] {
  *  by memory (3.5 ms on a 24 GiB machine, however few sockets there are): read only what is needed. */
 export function listeners(family: 4 | 6): Listener[] {
   try {
-    return parseProcNetTcp(readFileSync(family === 4 ? '/proc/net/tcp' : '/proc/net/tcp6', 'utf8'));
+    const path = family === 4 ? '/proc/net/tcp' : '/proc/net/tcp6';
+    return parseProcNetTcp(readFileBoundedSync(path, path, { maxBytes: PROC_NET_MAX }).toString('latin1'));
   } catch {
     return [];
   }
@@ -87,7 +92,7 @@ export function socketInodes(pid: number): Set<number> {
 
 export function somaxconn(): number | undefined {
   try {
-    return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || undefined;
+    return Number(readFileBoundedSync('/proc/sys/net/core/somaxconn', 'somaxconn', { maxBytes: 64 }).toString('latin1').trim()) || undefined;
   } catch {
     return undefined;
   }
