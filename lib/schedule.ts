@@ -28,12 +28,18 @@ export function alignedEvery(ms: number): Next {
 export async function cronNext(expression: string): Promise<Next> {
   const cron = (await import('node-cron')).default;
   // A task that is never started: only its matcher is used, and our scheduler does the timing,
-  // so that cron and --interval share one skip-and-stop logic.
-  const task = cron.createTask(expression, () => {});
+  // so that cron and --interval share one skip-and-stop logic. The matcher's getNextMatch(from)
+  // counts from the time we give it; the public getNextRuns() counts from the real clock, and is
+  // only the fallback should a node-cron release rename the matcher.
+  const task = cron.createTask(expression, () => {}) as unknown as {
+    timeMatcher?: { getNextMatch(from: Date): Date };
+    getNextRuns(n: number): Date[];
+  };
   return (now) => {
-    // getNextRuns counts from the real clock; never hand back a time that is not ahead of `now`.
-    const next = task.getNextRuns(1)[0]?.getTime();
-    return next !== undefined && next > now ? next : now + 1000;
+    let next = task.timeMatcher?.getNextMatch(new Date(now)).getTime();
+    if (next === undefined || !(next > now)) next = task.getNextRuns(3).map((d) => d.getTime()).find((t) => t > now);
+    // An expression that never matches again (it cannot be valid and do so): wait a day and ask again.
+    return next ?? now + 86_400_000;
   };
 }
 
@@ -43,6 +49,9 @@ export async function cronProblem(expression: string): Promise<string | undefine
   const v = cron.validateDetailed(expression);
   return v.valid ? undefined : v.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'not a cron expression';
 }
+
+/** The longest delay a Node timer takes. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface Scheduler {
   /** Runs `tick` at every due time until stop(); resolves once stopped and idle. */
@@ -62,11 +71,19 @@ export function scheduler(next: Next, clock: Clock = realClock): Scheduler {
   };
   return {
     run(tick, onSkip) {
-      const arm = () => {
+      // From the later of now and the tick just fired: a timer that fires a little early must not
+      // make the same due time fire twice.
+      const arm = (after = 0) => {
         if (stopped) return;
-        const now = clock.now();
-        const due = next(now);
-        timer = clock.setTimer(() => fire(due), Math.max(0, due - now));
+        wait(next(Math.max(clock.now(), after)));
+      };
+      // setTimeout takes at most 2^31-1 ms (~24.8 days); a longer delay fires at once, which made
+      // a far cron match or a long --interval tick in a storm. Wait in steps until it is due.
+      const wait = (due: number) => {
+        const left = due - clock.now();
+        timer = left > MAX_TIMER_MS
+          ? clock.setTimer(() => !stopped && wait(due), MAX_TIMER_MS)
+          : clock.setTimer(() => fire(due), Math.max(0, left));
       };
       const fire = (due: number) => {
         if (stopped) return;
@@ -79,7 +96,7 @@ export function scheduler(next: Next, clock: Clock = realClock): Scheduler {
           });
           running = { since: due, done };
         }
-        arm();
+        arm(due);
       };
       return new Promise<void>((resolve) => {
         finish = resolve;

@@ -1,7 +1,8 @@
 // The scheduler, driven by a fake clock: no spec here sleeps.
 
 import { expect } from 'chai';
-import { alignedEvery, cronNext, cronProblem, scheduler, type Clock } from '../lib/schedule.js';
+import fc from 'fast-check';
+import { alignedEvery, cronNext, cronProblem, MAX_TIMER_MS, scheduler, type Clock, type Next } from '../lib/schedule.js';
 
 /** A clock the spec moves by hand; timers fire in order as time passes them. */
 function fakeClock(start: number) {
@@ -11,7 +12,8 @@ function fakeClock(start: number) {
   const clock: Clock = {
     now: () => now,
     setTimer(fn, ms) {
-      const t = { at: now + ms, fn, id: ids++ };
+      // As Node does: a delay over 2^31-1 ms is taken as 1 ms.
+      const t = { at: now + (ms > MAX_TIMER_MS ? 1 : ms), fn, id: ids++ };
       timers.push(t);
       return { clear: () => (timers = timers.filter((x) => x !== t)) };
     },
@@ -111,5 +113,56 @@ describe('scheduling', () => {
   it('explains a bad cron expression field by field', async () => {
     expect(await cronProblem('61 * * * *')).to.equal('minute: 61 is a invalid expression for minute');
     expect(await cronProblem('*/10 * * * * *')).to.equal(undefined);
+  });
+
+  /** The due times a scheduler fires between T0 and `to`, on the fake clock. */
+  async function firings(next: Next, to: number): Promise<number[]> {
+    const { clock, advance } = fakeClock(T0);
+    const s = scheduler(next, clock);
+    const fired: number[] = [];
+    const done = s.run(async (due) => {
+      expect(clock.now(), 'fired early').to.be.at.least(due);
+      fired.push(due);
+    }, () => {});
+    await advance(to);
+    s.stop();
+    await done;
+    return fired;
+  }
+
+  it('waits out an interval longer than a Node timer can hold, and fires once, on time', async () => {
+    const day = 86_400_000;
+    const fired = await firings(alignedEvery(30 * day), T0 + 61 * day);
+    const first = (Math.floor(T0 / (30 * day)) + 1) * 30 * day;
+    expect(fired).to.deep.equal([first, first + 30 * day].filter((t) => t <= T0 + 61 * day));
+  });
+
+  it('waits for a cron match a year away, and fires once, on time', async () => {
+    const fired = await firings(await cronNext('0 0 1 1 *'), Date.UTC(2028, 0, 2));
+    const local = (y: number) => new Date(y, 0, 1, 0, 0, 0).getTime();
+    expect(fired).to.deep.equal([local(2027), local(2028)]);
+  });
+
+  it('fires every interval exactly at its multiples, whatever its length (property)', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1000, max: 90 * 86_400_000 }), fc.integer({ min: 1, max: 5 }), async (ms, n) => {
+      const to = T0 + n * ms;
+      const fired = await firings(alignedEvery(ms), to);
+      const expected: number[] = [];
+      for (let t = (Math.floor(T0 / ms) + 1) * ms; t <= to; t += ms) expected.push(t);
+      expect(fired).to.deep.equal(expected);
+    }), { numRuns: 60 });
+  });
+
+  it('fires a cron expression at each of its matches and nowhere else (property)', async () => {
+    const exprs = ['*/7 * * * *', '30 */5 * * * *', '0 0 */6 * * *', '15 10 * * 1', '0 0 29 2 *', '*/10 * * * * *'];
+    for (const expr of exprs) {
+      const next = await cronNext(expr);
+      const fired = await firings(next, T0 + 8 * 86_400_000 / 24);
+      const cron = (await import('node-cron')).default;
+      const task = cron.createTask(expr, () => {});
+      for (const t of fired) expect(task.match(new Date(t)), `${expr} at ${new Date(t).toISOString()}`).to.equal(true);
+      for (let i = 1; i < fired.length; i++) expect(next(fired[i - 1]!), expr).to.equal(fired[i]);
+      expect(new Set(fired).size, expr).to.equal(fired.length);
+    }
   });
 });
