@@ -67,7 +67,7 @@ describe('the state file', () => {
     const other = join(dir, 'other');
     mkdirSync(other, { mode: 0o700 });
     chownSync(other, 65534, 65534); // nobody
-    expect(() => saveStates(join(other, 'state.json'), 'h', new Map())).to.throw(`state directory ${other} belongs to another user`);
+    expect(() => saveStates(join(other, 'state.json'), 'h', new Map())).to.throw(`refusing ${other}: it belongs to uid 65534, not to this user (uid 0)`);
   });
 });
 

@@ -139,7 +139,7 @@ describe('delivery to receivers', function () {
     const w = workdir();
     const args = ['-o', 'stdout', '-o', `${f.url}/t`, SOURCE];
     const first = await run(args, w.env);
-    expect(first.code).to.equal(0);
+    expect(first.code, 'a refused batch did not reach its output').to.equal(1);
     const dir = readdirSync(w.spool).map((d) => join(w.spool, d))[0]!;
     const dead = join(dir, 'dead-letter.jsonl');
     expect(first.stderr).to.equal(`wsgistat: error [sink ${f.url}/t] the receiver refused a batch of 3 records (400: 400 Bad Request simulated refusal); not retried, written to ${dead}\n`);
@@ -161,7 +161,7 @@ describe('delivery to receivers', function () {
     const p = startWsgistat(['--interval', '100ms', '-o', 'stdout', '-o', url, SOURCE], w.env);
     stops.push(() => p.stop('SIGKILL'));
     await p.waitFor('5 ticks', () => p.lines.length >= 15);
-    expect(await p.stop('SIGTERM')).to.equal(0);
+    expect(await p.stop('SIGTERM'), 'records wait in the spool').to.equal(1);
     const sent = p.lines.map((l) => JSON.parse(l.text) as R);
     expect(spoolFiles(w.spool).length).to.equal(sent.length / 3);
     expect(p.stderr()).to.match(new RegExp(`\\] ${sent.length} records not delivered; they wait in the spool`));
@@ -224,7 +224,7 @@ describe('delivery to receivers', function () {
     stops.push(() => p.stop('SIGKILL'));
     await p.waitFor('10 ticks on stdout', () => p.lines.length >= 30, 10_000);
     expect(f.requests).to.have.length(1);
-    expect(await p.stop()).to.equal(0);
+    expect(await p.stop(), 'records wait in the spool').to.equal(1);
     expect(p.stderr()).to.match(/\] \d+ records not delivered; they wait in the spool/);
   });
 
