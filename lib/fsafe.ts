@@ -6,7 +6,7 @@
 //
 // Synchronous on purpose, like the spool: a few small files per run.
 
-import { closeSync, constants, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, lstatSync, statSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 
 /** A path wsgistat refuses to use; `code` is stable, the message names the path and why. */
@@ -22,12 +22,14 @@ const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_APPEND, O_NOFOLLOW } = constants;
  *  directories wsgistat keeps (must be ours and writable by us alone); else an ancestor (root's or
  *  ours, and not writable by others unless sticky, as /tmp is). */
 function problem(path: string, own: boolean): string | undefined {
-  const st = lstatSync(path);
+  let st = lstatSync(path);
   const me = uid();
   if (me === -1) return undefined; // no uids on this platform
   if (st.isSymbolicLink()) {
-    // /var/run -> /run is the system's; a link someone else made is a planted one.
-    return st.uid === 0 || st.uid === me ? undefined : `it is a symlink owned by uid ${st.uid}`;
+    // /var/run -> /run is the system's, ~/.local/state -> /data/state the user's: what they point
+    // to is checked like the rest. A link someone else made is a planted one.
+    if (st.uid !== 0 && st.uid !== me) return `it is a symlink owned by uid ${st.uid}`;
+    st = statSync(path);
   }
   if (!st.isDirectory()) return 'it is not a directory';
   if (own) {

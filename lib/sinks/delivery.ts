@@ -58,6 +58,8 @@ const BACKOFF_MAX_MS = 30_000;
 
 interface Pending {
   seq: number;
+  /** The spool's name of it, once spooled. */
+  id?: string;
   count: number;
   /** In memory until spooled; undefined: read it back from the spool. */
   lines?: string[];
@@ -92,7 +94,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   const counts: DeliveryCounts = { delivered: 0, deadLettered: 0, dropped: 0 };
   const queue: Pending[] = [];
   /** Batches this run put in the spool while another run held its lock. */
-  const handedOver = new Map<number, number>();
+  const handedOver = new Map<string, number>();
   let owner = false;
   let failing = false;
   let failedSince = 0;
@@ -108,14 +110,14 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   let running: Promise<void> = Promise.resolve();
 
   const queued = () => queue.reduce((n, p) => n + p.count, 0);
-  const waitingElsewhere = () => [...handedOver].reduce((n, [seq, c]) => n + (spool.onDisk(seq) ? c : 0), 0);
+  const waitingElsewhere = () => [...handedOver].reduce((n, [id, c]) => n + (spool.onDisk(id) ? c : 0), 0);
 
   /** Queues the spooled batches this run does not know of yet (other runs', earlier runs'). */
   function adopt(): void {
     spool.rescan();
-    const known = new Set(queue.map((p) => p.seq));
-    for (const e of spool.list()) if (!known.has(e.seq)) queue.push({ seq: e.seq, count: e.count, spooled: true });
-    queue.sort((a, b) => a.seq - b.seq);
+    const known = new Set(queue.map((p) => p.id));
+    for (const e of spool.list()) if (!known.has(e.id)) queue.push({ seq: e.seq, id: e.id, count: e.count, spooled: true });
+    queue.sort((a, b) => a.seq - b.seq || ((a.id ?? '') < (b.id ?? '') ? -1 : 1));
   }
 
   /** Takes the spool's lock if its holder is gone; then sends everything in it. */
@@ -128,7 +130,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     }
     if (!owner) return false;
     adopt();
-    for (const seq of handedOver.keys()) if (!spool.has(seq)) handedOver.delete(seq);
+    for (const id of handedOver.keys()) if (!spool.has(id)) handedOver.delete(id);
     const theirs = queued() - [...handedOver.values()].reduce((a, b) => a + b, 0);
     if (theirs > 0) log.warn(component, `${theirs} records from earlier runs wait in the spool ${spool.dir}; sending them first`);
     handedOver.clear();
@@ -139,7 +141,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   /** Forgets the batches the spool no longer has: dropped when it was full, or sent by another run. */
   function dropGone(): void {
     let j = 0;
-    for (const p of queue) if (!p.spooled || spool.has(p.seq)) queue[j++] = p;
+    for (const p of queue) if (!p.spooled || spool.has(p.id!)) queue[j++] = p;
     queue.length = j;
   }
 
@@ -147,6 +149,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     if (p.spooled || !p.lines) return;
     const r = spool.put(p.seq, p.lines);
     p.seq = r.seq;
+    p.id = r.id;
     p.spooled = true;
     p.lines = undefined;
     if (r.droppedRecords > 0) {
@@ -179,11 +182,11 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   /** The lines of a queued batch; damaged spooled lines are set aside and counted. */
   function linesOf(p: Pending): string[] | undefined {
     if (p.lines) return p.lines;
-    const r = spool.read(p.seq, transport.name);
+    const r = spool.read(p.id!, transport.name);
     if (!r) return undefined;
     if (r.corrupt > 0) {
       counts.deadLettered += r.corrupt;
-      log.error(component, r.problem ?? `${r.corrupt} damaged records in the spool batch ${p.seq} are not sent; set aside in ${spool.dir}/dead-letter.jsonl`);
+      log.error(component, r.problem ?? `${r.corrupt} damaged records in the spool batch ${p.id} are not sent; set aside in ${spool.dir}/dead-letter.jsonl`);
       p.count -= r.corrupt;
     }
     return r.lines;
@@ -212,7 +215,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     for (const p of batch) {
       const i = queue.indexOf(p);
       if (i !== -1) queue.splice(i, 1);
-      if (p.spooled) spool.remove(p.seq);
+      if (p.spooled) spool.remove(p.id!);
     }
   }
 
@@ -311,7 +314,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
       if (!owner) {
         // The holder sends it; ours is in the spool (or, if that failed, still in memory).
         for (const q of queue.splice(0)) {
-          if (q.spooled) handedOver.set(q.seq, q.count);
+          if (q.spooled) handedOver.set(q.id!, q.count);
           else queue.push(q);
         }
       }

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { appendPrivate, leftByDeadProcess, moveNoReplace, readPrivate, safeDir, tryLock, unlinkQuiet, unlock, writeNew } from '../fsafe.js';
 
 export interface SpoolEntry {
+  /** The file's name: unique, even when two runs picked the same sequence number. */
+  id: string;
   seq: number;
   count: number;
   bytes: number;
@@ -47,9 +49,9 @@ function isRecordLine(line: string): boolean {
 export class Spool {
   readonly dir: string;
   private readonly maxBytes: number;
-  /** In order, oldest first; `index` finds them by sequence number. */
+  /** In order, oldest first; `index` finds them by id. */
   private entries: SpoolEntry[] = [];
-  private readonly index = new Map<number, SpoolEntry>();
+  private readonly index = new Map<string, SpoolEntry>();
   private total = 0;
   private last = 0;
   private locked = false;
@@ -68,14 +70,14 @@ export class Spool {
       const m = FILE.exec(name);
       if (m) {
         const seq = Number(m[1]);
-        if (this.index.has(seq)) continue;
+        if (this.index.has(name)) continue;
         let bytes: number;
         try {
           bytes = statSync(join(this.dir, name)).size;
         } catch {
           continue; // sent by another run between readdir and stat
         }
-        found.push({ seq, count: Number(m[2]), bytes });
+        found.push({ id: name, seq, count: Number(m[2]), bytes });
       } else if (name.endsWith('.tmp') && leftByDeadProcess(name)) {
         // Left by a process that died while writing: its batch was never in the spool.
         unlinkQuiet(join(this.dir, name));
@@ -87,10 +89,10 @@ export class Spool {
   }
 
   private insert(entry: SpoolEntry): void {
-    let i = this.entries.findIndex((e) => e.seq > entry.seq);
+    let i = this.entries.findIndex((e) => e.seq > entry.seq || (e.seq === entry.seq && e.id > entry.id));
     if (i === -1) i = this.entries.length;
     this.entries.splice(i, 0, entry);
-    this.index.set(entry.seq, entry);
+    this.index.set(entry.id, entry);
     this.total += entry.bytes;
   }
 
@@ -109,52 +111,57 @@ export class Spool {
     return this.entries.reduce((n, e) => n + e.count, 0);
   }
 
-  has(seq: number): boolean {
-    return this.index.has(seq);
+  has(id: string): boolean {
+    return this.index.has(id);
   }
 
   /** Whether the batch is still on disk (another run may have sent it); forgets it if not. */
-  onDisk(seq: number): boolean {
-    const e = this.index.get(seq);
+  onDisk(id: string): boolean {
+    const e = this.index.get(id);
     if (!e) return false;
     try {
       statSync(this.path(e));
       return true;
     } catch {
-      this.forget(seq);
+      this.forget(id);
       return false;
     }
   }
 
-  private path(e: { seq: number; count: number }): string {
-    return join(this.dir, `${String(e.seq).padStart(16, '0')}-${e.count}.ndjson`);
+  private path(e: { id: string }): string {
+    return join(this.dir, e.id);
   }
 
-  /** Writes a batch under `seq`, or the next free number if another run took it; returns the
-   *  number it got and the records of the oldest batches dropped to stay within the size. */
-  put(seq: number, lines: string[]): { seq: number; droppedRecords: number; droppedBatches: number } {
+  private static nameOf(seq: number, count: number): string {
+    return `${String(seq).padStart(16, '0')}-${count}.ndjson`;
+  }
+
+  /** Writes a batch under `seq`, or the next free number if another run took it with a batch of
+   *  the same size (one of another size has another name); returns its id, the number it got and the records of the oldest batches dropped to stay within the size. */
+  put(seq: number, lines: string[]): { id: string; seq: number; droppedRecords: number; droppedBatches: number } {
     const text = lines.join('\n') + '\n';
     const bytes = Buffer.byteLength(text);
     const tmp = writeNew(this.dir, 'batch', text);
-    while (!moveNoReplace(tmp, this.path({ seq, count: lines.length }))) seq++;
+    let id = Spool.nameOf(seq, lines.length);
+    while (!moveNoReplace(tmp, join(this.dir, id))) id = Spool.nameOf(++seq, lines.length);
     this.last = Math.max(this.last, seq);
-    this.insert({ seq, count: lines.length, bytes });
+    this.insert({ id, seq, count: lines.length, bytes });
     let droppedRecords = 0;
     let droppedBatches = 0;
-    while (this.total > this.maxBytes && this.entries.length > 1 && this.entries[0]!.seq !== seq) {
+    while (this.total > this.maxBytes && this.entries.length > 1 && this.entries[0]!.id !== id) {
       const old = this.entries[0]!;
-      this.remove(old.seq);
+      this.remove(old.id);
       droppedRecords += old.count;
       droppedBatches++;
     }
-    return { seq, droppedRecords, droppedBatches };
+    return { id, seq, droppedRecords, droppedBatches };
   }
 
   /** The batch's lines, bounded by the spool's size; lines that are not a JSON object go to the
    *  dead-letter file with why (`sink` names the output); a file that cannot be read is set aside
    *  whole. undefined if it is gone (dropped, or sent by another run). */
-  read(seq: number, sink = 'spool'): SpoolRead | undefined {
-    const e = this.index.get(seq);
+  read(id: string, sink = 'spool'): SpoolRead | undefined {
+    const e = this.index.get(id);
     if (!e) return undefined;
     const path = this.path(e);
     let text: string | undefined;
@@ -166,12 +173,12 @@ export class Spool {
       } catch {
         // gone meanwhile
       }
-      this.forget(seq);
+      this.forget(id);
       const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       return { lines: [], corrupt: e.count, problem: `spool file ${path} cannot be read (${why}); set aside as ${path}.unreadable` };
     }
     if (text === undefined) {
-      this.forget(seq);
+      this.forget(id);
       return undefined;
     }
     const lines: string[] = [];
@@ -181,19 +188,19 @@ export class Spool {
     return { lines, corrupt: bad.length };
   }
 
-  private forget(seq: number): void {
-    const e = this.index.get(seq);
+  private forget(id: string): void {
+    const e = this.index.get(id);
     if (!e) return;
-    this.index.delete(seq);
+    this.index.delete(id);
     this.total -= e.bytes;
     this.entries.splice(this.entries.indexOf(e), 1); // almost always the oldest: found at once
   }
 
-  remove(seq: number): void {
-    const e = this.index.get(seq);
+  remove(id: string): void {
+    const e = this.index.get(id);
     if (!e) return;
     unlinkQuiet(this.path(e));
-    this.forget(seq);
+    this.forget(id);
   }
 
   private append(line: string): string {
