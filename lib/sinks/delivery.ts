@@ -106,6 +106,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   const idleWaiters: (() => void)[] = [];
   let closeDeadline = Infinity;
   let aborted = false;
+  let finished = false;
   let cut: (() => void) | undefined;
   let running: Promise<void> = Promise.resolve();
 
@@ -252,6 +253,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         continue;
       }
       const outcome = await transport.send(lines);
+      if (finished) return; // closed meanwhile: the batch is in the spool, the answer comes too late
       if (outcome.ok) {
         settle(batch);
         counts.delivered += lines.length;
@@ -280,6 +282,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
       if (closing && closeDeadline <= Date.now()) return;
       const delay = random() * Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt++);
       await pause(closing ? Math.min(delay, Math.max(0, closeDeadline - Date.now())) : delay);
+      if (finished) return;
     }
   }
 
@@ -349,6 +352,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         clearTimeout(timer);
       }
       spoolAll();
+      finished = true;
       const waiting = queued() + (owner ? 0 : waitingElsewhere());
       if (waiting > 0) log.error(component, `${waiting} records not delivered; they wait in the spool ${spool.dir} for the next run`);
       spool.unlock();

@@ -26,12 +26,16 @@ export function stdoutSink(opts: StdoutOptions): Sink {
   let closed = false;
   /** Records that a failed write took with it, or that came after it: the exit status counts them. */
   let lost = 0;
+  /** Records written but not yet confirmed by the stream. */
+  let unconfirmed = 0;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (closed) return;
     closed = true;
-    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') opts.onClosed();
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return opts.onClosed();
     // A full disk or a broken device (ENOSPC, EIO): one line, and the other outputs go on.
-    else log.error('sink stdout', `cannot write to stdout (${err.code ?? err.message}); the other outputs go on`);
+    lost += unconfirmed;
+    unconfirmed = 0;
+    log.error('sink stdout', `cannot write to stdout (${err.code ?? err.message}); the other outputs go on`);
   });
   return {
     name: 'stdout',
@@ -43,13 +47,15 @@ export function stdoutSink(opts: StdoutOptions): Sink {
       const out = format(records);
       if (out === '') return;
       const n = records.length;
+      unconfirmed += n;
       stream.write(out, (err) => {
-        if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE') lost += n;
+        if (!err) unconfirmed -= n;
       });
     },
     async close() {
       // Wait for what is buffered, so that a write error is known before the exit status.
       if (!closed && ((stream as { writableLength?: number }).writableLength ?? 0) > 0) await new Promise<void>((r) => stream.write('', () => r()));
+      await new Promise((r) => setImmediate(r)); // an error of the last write is emitted on the next tick
       if (lost > 0) log.error('sink stdout', `${lost} records did not reach stdout`);
       return lost;
     },
