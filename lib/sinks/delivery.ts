@@ -188,8 +188,8 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     if (r.corrupt > 0) {
       counts.deadLettered += r.corrupt;
       log.error(component, r.problem ?? `${r.corrupt} damaged records in the spool batch ${p.id} are not sent; set aside in ${spool.dir}/dead-letter.jsonl`);
-      p.count -= r.corrupt;
     }
+    p.count = r.lines.length;
     return r.lines;
   }
 

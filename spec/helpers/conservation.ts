@@ -10,10 +10,10 @@ import { join } from 'node:path';
 
 type R = Record<string, unknown>;
 
-/** The README's key: host, source, time (ms), type, and the id of records that share a type. */
+/** The README's key: host, source, label, time (ms), type, and the id of records that share a type. */
 export function recordKey(r: R): string {
   const time = Math.round((r.time as number) * 1000);
-  return JSON.stringify([r.host, r.source, time, r.type, r.worker_id ?? null, r.core_id ?? null, r.app_id ?? null, r.name ?? null]);
+  return JSON.stringify([r.host, r.source, r.label ?? null, time, r.type, r.worker_id ?? null, r.core_id ?? null, r.app_id ?? null, r.name ?? null]);
 }
 
 /** Content without field order, `time` rounded to the millisecond (in_http stores it as a float). */

@@ -46,6 +46,9 @@ function config(port: number, out: string): string {
   port ${port}
   body_size_limit 32m
 </source>
+<match fluent.**>
+  @type null
+</match>
 <match **>
   @type file
   path ${out}/events
