@@ -132,9 +132,16 @@ export function appendPrivate(path: string, data: string): void {
 /** Reads a regular file of at most `max` bytes, never through a symlink; undefined if missing.
  *  Bounded as it reads, whatever `stat` said before. */
 export function readPrivate(path: string, max: number): string | undefined {
+  return readRegular(path, max, false)?.toString('utf8');
+}
+
+/** Reads a regular file of at most `max` bytes (a FIFO, a device or a directory is refused, and the
+ *  size is bounded as it reads); `follow`: through a symlink too (a user's credential files, often
+ *  links into a secrets mount). undefined if missing. */
+export function readRegular(path: string, max: number, follow: boolean): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(path, O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(path, O_RDONLY | (follow ? 0 : O_NOFOLLOW) | constants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -148,10 +155,10 @@ export function readPrivate(path: string, max: number): string | undefined {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       total += n;
-      if (total > max) throw Object.assign(new Error(`${path} is larger than ${max} bytes`), { code: 'E2BIG' });
+      if (total > max) throw Object.assign(new Error(`larger than ${max} bytes`), { code: 'too_large' });
       chunks.push(Buffer.from(buf.subarray(0, n)));
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
   } finally {
     closeSync(fd);
   }

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lockText, moveNoReplace, readPrivate, appendPrivate, replaceFile, safeDir, startTime, tryLock, unlock, writeNew } from '../lib/fsafe.js';
+import { readRegular, lockText, moveNoReplace, readPrivate, appendPrivate, replaceFile, safeDir, startTime, tryLock, unlock, writeNew } from '../lib/fsafe.js';
 import { cleanup, tempDir } from './helpers/servers.js';
 
 const root = process.getuid?.() === 0;
@@ -77,6 +77,7 @@ describe('safe files (lib/fsafe.ts)', () => {
     expect(() => readPrivate(join(dir, 'fifo'), 100)).to.throw('not a regular file');
     writeFileSync(join(dir, 'big'), 'x'.repeat(101));
     expect(() => readPrivate(join(dir, 'big'), 100)).to.throw('larger than 100 bytes');
+    expect(readRegular(join(dir, 'big'), 200, true)!.length).to.equal(101);
     expect(() => readPrivate('/dev/zero', 100)).to.throw('not a regular file');
   });
 

@@ -3,7 +3,7 @@
 // spool that is refused while stdout still gets its records.
 
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,16 @@ describe('exit status and signals', () => {
     // Rates went on across the reload for the source both configurations share? No: a label is
     // part of the source's identity, so b starts afresh; its second tick has rates.
     expect(p.lines.map((l) => JSON.parse(l.text) as R).filter((r) => r.label === 'b' && r.type === 'summary').slice(1).every((r) => 'rate_interval' in r)).to.equal(true);
+  });
+
+  it('reads a header file bounded, and only a regular one: a device, a FIFO or a huge file is a config error', async () => {
+    const fifo = join(dir, 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    writeFileSync(join(dir, 'big'), 'a'.repeat(70000));
+    for (const [file, why] of [['/dev/zero', 'not a regular file'], [fifo, 'not a regular file'], [join(dir, 'big'), 'larger than 65536 bytes']]) {
+      const r = await wsgistat(['-o', 'http://127.0.0.1:9/t', '--header', `X-Token=file:${file}`, `file://${BUSY}`], { env: { XDG_STATE_HOME: dir }, timeoutMs: 10000 });
+      expect([r.code, r.stderr]).to.deep.equal([2, `wsgistat: error [config] output http://127.0.0.1:9/t: header X-Token: cannot read ${file} (${why})\n`]);
+    }
   });
 
   it('keeps a refused spool from stopping stdout, and says which path and why; exit 1', async () => {
