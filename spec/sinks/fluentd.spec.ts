@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonical, conserve } from '../helpers/conservation.js';
 import { needsFluentd, startFluentd, type RealFluentd } from '../helpers/fluentd.js';
-import { wsgistat } from '../helpers/run.js';
+import { startWsgistat, wsgistat } from '../helpers/run.js';
 import { cleanup, freePort, tempDir, until } from '../helpers/servers.js';
 
 type R = Record<string, unknown>;
@@ -74,8 +74,29 @@ describe('delivery to a real Fluentd', function () {
     const up = await Promise.all(Array.from({ length: 6 }, (_, i) => wsgistat(['-o', 'stdout', '-o', url, `j${i}=${SOURCE}`], { env: env() })));
     expect(up.map((r) => [r.code, r.stderr.includes('internal error')]), up.map((r) => r.stderr).join('')).to.deep.equal(Array(6).fill([0, false]));
     const produced = [...down, ...up].flatMap((r) => r.records);
-    await until('Fluentd to store 36 records', () => (new Set(f!.stored().map((s) => JSON.stringify(s.record))).size >= 36 ? true : undefined));
+    await until('Fluentd to store 36 records', () => (new Set(stored(f!).map(canonical)).size >= 36 ? true : undefined));
     const ledger = conserve(produced, stored(f), spool(), [...down, ...up].map((r) => r.stderr).join(''));
     expect(ledger).to.include({ produced: 36, delivered: 36, waiting: 0, deadLettered: 0, missing: 0 });
+  });
+
+  it('delivers the ticks of two continuous runs that share one spool: the lock holder sends the other\'s too', async () => {
+    f = await startFluentd();
+    const url = `${f.url}/t`;
+    const a = startWsgistat(['--interval', '100ms', '-o', 'stdout', '-o', url, `a=${SOURCE}`], env());
+    await a.waitFor('the first run to hold the spool', () => a.lines.length >= 3);
+    const b = startWsgistat(['--interval', '100ms', '-o', 'stdout', '-o', url, `b=${SOURCE}`], env());
+    try {
+      await b.waitFor('10 ticks of the second run', () => b.lines.length >= 30);
+      expect(b.stderr()).to.match(/another wsgistat is sending the spool .* now/);
+      const bCode = await b.stop('SIGTERM');
+      const aCode = await a.stop('SIGTERM');
+      const produced = [...a.lines, ...b.lines].map((l) => JSON.parse(l.text) as R);
+      await until('Fluentd to store every record', () => (new Set(stored(f!).map(canonical)).size >= produced.length ? true : undefined), 15000);
+      const ledger = conserve(produced, stored(f), spool(), a.stderr() + b.stderr());
+      expect([aCode, bCode, ledger.missing, ledger.dropped], a.stderr() + b.stderr()).to.deep.equal([0, 0, 0, 0]);
+      expect(ledger.delivered + ledger.waiting).to.equal(produced.length);
+    } finally {
+      await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]);
+    }
   });
 });
