@@ -8,7 +8,7 @@ import { describeOutput } from './sinks/outputs.js';
 import { ConfigError } from './errors.js';
 import { helpText } from './help.js';
 import * as log from './log.js';
-import { tick, type TickOptions } from './pipeline.js';
+import { tick, type Rates, type TickOptions } from './pipeline.js';
 import type { RateState } from './records/rates.js';
 import type { RecordType } from './records/types.js';
 import { alignedEvery, cronNext, cronProblem, scheduler } from './schedule.js';
@@ -17,11 +17,12 @@ import { createSinks } from './sinks/index.js';
 import type { Sink } from './sinks/types.js';
 import { stdoutSink } from './sinks/stdout.js';
 import { createSource, type Source } from './sources/index.js';
-import { loadStates, saveStates } from './state.js';
+import { keepNewer, loadStates, lockStates, saveStates, unlockStates } from './state.js';
 
 const EXIT_OK = 0;
 const EXIT_SOURCE_FAILED = 1;
 const EXIT_USAGE = 2;
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -59,9 +60,10 @@ function describe(config: Config): object {
 }
 
 /** Parses and checks everything, before any source is read. */
-async function configure(argv: string[]): Promise<Config | number> {
+async function configure(argv: string[], reloading = false): Promise<Config | number> {
   try {
     const args = parseArgv(argv);
+    if (reloading) return await checked(resolveConfig(args));
     if (args.flags.get('--help')) {
       process.stdout.write(helpText());
       return EXIT_OK;
@@ -70,7 +72,16 @@ async function configure(argv: string[]): Promise<Config | number> {
       process.stdout.write(`wsgistat ${version()}\n`);
       return EXIT_OK;
     }
-    const config = resolveConfig(args);
+    return await checked(resolveConfig(args));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    log.error('config', e.message);
+    return EXIT_USAGE;
+  }
+}
+
+async function checked(config: Config): Promise<Config> {
+  {
     if (config.sources.length === 0) {
       throw new ConfigError('no source given, e.g. wsgistat unix:///run/uwsgi/app.stats (see wsgistat --help)');
     }
@@ -78,10 +89,6 @@ async function configure(argv: string[]): Promise<Config | number> {
     const cronError = config.cron ? await cronProblem(config.cron) : undefined;
     if (cronError) throw new ConfigError(`--cron: expected a cron expression such as "*/10 * * * * *", got ${JSON.stringify(config.cron)} (${cronError})`);
     return config;
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    log.error('config', e.message);
-    return EXIT_USAGE;
   }
 }
 
@@ -101,26 +108,96 @@ function writeState(config: Config, states: Map<string, RateState>): void {
   }
 }
 
+/** The state file of a one-shot run: read once the sources are read, under its lock, and written
+ *  back (`done`) before the lock goes, so that runs at once take turns and never count the same
+ *  interval twice. A state file that cannot be used costs the rates only. */
+function sharedState(config: Config): { rates: () => Promise<Rates>; done: () => void } {
+  let locked = false;
+  let loaded = new Map<string, RateState>();
+  let states: Map<string, RateState> | undefined;
+  return {
+    async rates() {
+      try {
+        locked = await lockStates(config.stateFile!);
+        if (!locked) log.warn('wsgistat', `another wsgistat holds the lock of ${config.stateFile} for more than 3 s; going on without it`);
+      } catch (e) {
+        log.warn('wsgistat', `cannot lock state file ${config.stateFile}: ${(e as Error).message}; no rates this time`);
+        states = undefined;
+        return { states: new Map(), maxGapMs: config.maxGapMs };
+      }
+      states = readState(config);
+      loaded = new Map(states);
+      return { states, maxGapMs: config.maxGapMs };
+    },
+    done() {
+      if (states) {
+        keepNewer(loaded, states);
+        writeState(config, states);
+      }
+      if (locked) unlockStates(config.stateFile!);
+      locked = false;
+      states = undefined;
+    },
+  };
+}
+
+/** A one-shot run stopped by SIGTERM, SIGINT or SIGHUP: what is not delivered yet goes to the spool
+ *  at once (not after --retry-for), stderr says so, and the exit status is 128 + the signal. */
+function onStopSignals(sinks: Sink[]): { signal: () => number | undefined; off: () => void } {
+  let got: keyof typeof SIGNALS | undefined;
+  const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((name) => {
+    const h = () => {
+      if (got) return;
+      got = name;
+      log.warn('wsgistat', `${name}: stopping now; records not yet delivered go to the spool`);
+      for (const s of sinks) s.abort?.();
+    };
+    process.on(name, h);
+    return [name, h] as const;
+  });
+  return {
+    signal: () => (got ? 128 + SIGNALS[got] : undefined),
+    off: () => handlers.forEach(([name, h]) => process.off(name, h)),
+  };
+}
+
 /** How long a SIGTERM leaves a receiver to take the batch in flight before it goes to the spool. */
 const STOP_GRACE_MS = 2000;
 
 /** Stays up and samples on the schedule until SIGTERM or SIGINT, then finishes the tick in flight,
- *  and leaves what receivers have not taken in their spools. */
-async function continuous(config: Config, sources: Source[], opts: TickOptions, write: TickOptions['rates'], sinks: Sink[]): Promise<number> {
+ *  and leaves what receivers have not taken in their spools. SIGHUP reloads, as Fluentd and
+ *  Telegraf do: the configuration is read again and, if it is good, the run finishes its tick,
+ *  closes its outputs and starts again with it (rates go on); if not, it says why and goes on. */
+async function continuous(argv: string[], config: Config, sources: Source[], opts: TickOptions, rates: Rates | undefined, sinks: Sink[]): Promise<number | Config> {
   const next = config.cron ? await cronNext(config.cron) : alignedEvery(config.intervalMs!);
   const s = scheduler(next);
+  let reload: Config | undefined;
   const stop = () => s.stop();
+  const hup = () => {
+    void configure(argv, true).then((c) => {
+      if (typeof c === 'number') return log.error('wsgistat', 'SIGHUP: the configuration has errors (above); going on with the current one');
+      if (c.check || c.format === 'mackerel' || (!c.intervalMs && !c.cron)) return log.error('wsgistat', 'SIGHUP: the new configuration is not a continuous run; going on with the current one');
+      log.warn('wsgistat', 'SIGHUP: reloading the configuration');
+      reload = c;
+      s.stop();
+    });
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', hup);
   await s.run(
     async () => {
       await tick(sources, sinks, opts);
     },
     (due, since) => log.warn('wsgistat', `skipped the tick due at ${new Date(due).toISOString()}: the tick of ${new Date(since).toISOString()} is still running`),
   );
-  await Promise.all(sinks.map((sink) => sink.close(STOP_GRACE_MS)));
-  if (config.stateFileGiven && write) writeState(config, write.states);
-  return EXIT_OK;
+  process.off('SIGTERM', stop);
+  process.off('SIGINT', stop);
+  process.off('SIGHUP', hup);
+  const undelivered = await Promise.all(sinks.map((sink) => sink.close(STOP_GRACE_MS)));
+  if (config.stateFileGiven && rates) writeState(config, rates.states);
+  if (reload) return reload;
+  return undelivered.some((n) => n > 0) ? EXIT_SOURCE_FAILED : EXIT_OK;
 }
 
 /** The sinks of --output. A reader of stdout that goes away early (`wsgistat | head -1`) is not an
@@ -146,18 +223,37 @@ async function openSinks(config: Config): Promise<Sink[] | number> {
 async function mackerel(config: Config, sources: Source[]): Promise<number> {
   const meta = (process.env.MACKEREL_AGENT_PLUGIN_META ?? '') !== '';
   const naming = { prefix: config.metricPrefix, segments: segmentsFor(config.sources) };
-  const rates = !meta && config.stateFile ? { states: readState(config), maxGapMs: config.maxGapMs } : undefined;
+  const state = !meta && config.stateFile ? sharedState(config) : undefined;
   const sink = stdoutSink({ onClosed: () => process.exit(EXIT_OK), format: (r) => (meta ? metaOutput(r, naming) : metricLines(r, naming)) });
   const records = new Set<RecordType>(['summary']);
-  const { failed } = await tick(sources, [sink], { hostname: config.hostname, errorRecords: false, records, rates });
-  await sink.close();
-  if (rates) writeState(config, rates.states);
-  return failed > 0 ? EXIT_SOURCE_FAILED : EXIT_OK;
+  try {
+    const { failed } = await tick(sources, [sink], { hostname: config.hostname, errorRecords: false, records, rates: state?.rates });
+    const lost = await sink.close();
+    return failed > 0 || lost > 0 ? EXIT_SOURCE_FAILED : EXIT_OK;
+  } finally {
+    state?.done();
+  }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const config = await configure(argv);
-  if (typeof config === 'number') return config;
+/** One sample, its delivery and its state; a stop signal cuts the delivery short. */
+async function oneShot(config: Config, sources: Source[], opts: TickOptions, sinks: Sink[]): Promise<number> {
+  const state = config.stateFile ? sharedState(config) : undefined;
+  const signals = onStopSignals(sinks);
+  try {
+    const { failed } = await tick(sources, sinks, { ...opts, rates: state?.rates });
+    state?.done(); // before delivery: the next run need not wait for this one's receivers
+    // Receivers get --retry-for to take this run's batch (and any the spool held); the rest waits
+    // in the spool for the next run.
+    const undelivered = await Promise.all(sinks.map((s) => s.close()));
+    return signals.signal() ?? (failed > 0 || undelivered.some((n) => n > 0) ? EXIT_SOURCE_FAILED : EXIT_OK);
+  } finally {
+    state?.done();
+    signals.off();
+  }
+}
+
+/** A run of one configuration; a continuous run that reloads (SIGHUP) returns the next one. */
+async function run(argv: string[], config: Config, carried?: Map<string, RateState>): Promise<number | Config> {
   if (config.check) {
     process.stdout.write(JSON.stringify(describe(config), null, 2) + '\n');
     return EXIT_OK;
@@ -167,25 +263,26 @@ async function main(argv: string[]): Promise<number> {
     const shape = { records: new Set<RecordType>(['summary', 'worker']), vars: { kind: 'none' } as const };
     return mackerel(config, config.sources.map((spec) => createSource(spec, shape)));
   }
-  const oneShot = !config.intervalMs && !config.cron;
+  const once = !config.intervalMs && !config.cron;
   // Rates need a previous sample: in memory when continuous, in the state file when one-shot.
-  const withRates = !oneShot || config.stateFile !== undefined;
+  const withRates = !once || config.stateFile !== undefined;
   const shapeRecords = new Set<RecordType>(config.records);
   if (withRates) ['summary', 'worker'].forEach((t) => shapeRecords.add(t as RecordType));
   const sources = config.sources.map((spec) => createSource(spec, { records: shapeRecords, vars: config.vars }));
-  const useStateFile = oneShot || config.stateFileGiven;
-  const rates = withRates ? { states: useStateFile ? readState(config) : new Map<string, RateState>(), maxGapMs: config.maxGapMs } : undefined;
-  const opts: TickOptions = { hostname: config.hostname, errorRecords: config.errorRecords, records: config.records, rates };
+  const opts: TickOptions = { hostname: config.hostname, errorRecords: config.errorRecords, records: config.records };
   const sinks = await openSinks(config);
   if (typeof sinks === 'number') return sinks;
-  if (!oneShot) return continuous(config, sources, opts, rates, sinks);
+  if (once) return oneShot(config, sources, opts, sinks);
+  const rates: Rates = { states: carried ?? (config.stateFileGiven ? readState(config) : new Map()), maxGapMs: config.maxGapMs };
+  const next = await continuous(argv, config, sources, { ...opts, rates }, rates, sinks);
+  return typeof next === 'number' ? next : run(argv, next, rates.states);
+}
 
-  const { failed } = await tick(sources, sinks, opts);
-  // Receivers get --retry-for to take this run's batch (and any the spool held); the rest waits in
-  // the spool for the next run.
-  const undelivered = await Promise.all(sinks.map((s) => s.close()));
-  if (rates) writeState(config, rates.states);
-  return failed > 0 || undelivered.some((n) => n > 0) ? EXIT_SOURCE_FAILED : EXIT_OK;
+async function main(argv: string[]): Promise<number> {
+  const config = await configure(argv);
+  if (typeof config === 'number') return config;
+  const r = await run(argv, config);
+  return typeof r === 'number' ? r : EXIT_OK;
 }
 
 main(process.argv.slice(2)).then(

@@ -14,11 +14,15 @@ export interface TickOptions {
   errorRecords: boolean;
   /** Record types to hand to the sinks. */
   records: ReadonlySet<RecordType>;
-  /** Previous samples by source key, updated in place; undefined: no rates. */
-  rates?: { states: Map<string, RateState>; maxGapMs: number };
+  /** Previous samples by source key, updated in place; undefined: no rates. A function is called
+   *  once the sources are read (a one-shot run reads the state file then, under its lock, so that
+   *  runs at once never both count the same interval). */
+  rates?: Rates | (() => Promise<Rates>);
   /** Injectable clock, epoch milliseconds. */
   now?: () => number;
 }
+
+export interface Rates { states: Map<string, RateState>; maxGapMs: number }
 
 export interface TickResult {
   records: Rec[];
@@ -53,6 +57,7 @@ function asSourceError(err: unknown): SourceError {
 export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions): Promise<TickResult> {
   const now = opts.now ?? Date.now;
   const results = await Promise.allSettled(sources.map((s) => s.collect()));
+  const rates = typeof opts.rates === 'function' ? await opts.rates() : opts.rates;
   // One time for the whole tick, so that its records group together downstream.
   const timeMs = Math.round(now());
   const time = timeMs / 1000;
@@ -63,10 +68,10 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
     if (result.status === 'fulfilled') {
       for (const notice of result.value.notices) log.warn(sourceName(s), notice);
       let bodies = result.value.bodies;
-      if (opts.rates) {
+      if (rates) {
         const key = sourceKey(s.spec);
-        const r = applyRates(bodies, timeMs, opts.rates.states.get(key), opts.rates.maxGapMs);
-        opts.rates.states.set(key, r.state);
+        const r = applyRates(bodies, timeMs, rates.states.get(key), rates.maxGapMs);
+        rates.states.set(key, r.state);
         if (r.notice) log.warn(sourceName(s), r.notice);
         bodies = bodies.filter((b) => opts.records.has(b.type as RecordType));
       }

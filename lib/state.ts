@@ -1,13 +1,19 @@
 // The state file that carries the previous sample from one one-shot run to the next, so that a
 // process started per sample (td-agent run_interval, a systemd timer, mackerel-agent) still gets
-// rates. Written atomically (a private temporary file, then rename), owner-only. A file that is
-// missing, corrupt, from another host or another wsgistat, is ignored with a notice: never a crash,
-// never a wrong rate. Two runs at once each rename a whole file, so the file is never torn.
+// rates. Written atomically (a private temporary file, then rename), owner-only, in a directory
+// checked on every component (lib/fsafe.ts), never through a symlink. A file that is missing,
+// corrupt, from another host or another wsgistat, is ignored with a notice: never a crash, never a
+// wrong rate; one malformed source entry costs that entry only (set aside in <file>.rejected).
+// Runs at once take turns (updateStates: a lock around read, rates, write), so that two one-shot
+// runs never both count the same interval.
 
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { appendPrivate, readPrivate, replaceFile, safeDir, tryLock, unlock } from './fsafe.js';
 import type { RateState } from './records/rates.js';
+
+/** A state file is a few KiB per source; anything near this is not ours. */
+const STATE_MAX_BYTES = 16 * 1024 * 1024;
 
 const FORMAT = 'wsgistat-state/1';
 
@@ -47,54 +53,102 @@ export function wsgistatDir(env: NodeJS.ProcessEnv = process.env): string {
       return '';
     }
   })();
-  const base = env.XDG_STATE_HOME || (home && home !== '/' ? join(home, '.local', 'state') : join(tmpdir(), `wsgistat-${process.getuid?.() ?? 'user'}`));
+  // No home (a system service): root keeps its state in /var/lib; another user in a directory of
+  // its own under the temporary directory, which safeDir refuses if someone else made it first.
+  const uid = process.getuid?.();
+  const base = env.XDG_STATE_HOME || (home && home !== '/' ? join(home, '.local', 'state') : uid === 0 ? '/var/lib' : join(tmpdir(), `wsgistat-${uid ?? 'user'}`));
   return join(base, 'wsgistat');
 }
 
-function isRateState(v: unknown): v is RateState {
-  const s = v as RateState;
-  return typeof s === 'object' && s !== null && typeof s.time === 'number' && typeof s.workers === 'object' && s.workers !== null;
+const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optNum = (v: unknown) => v === undefined || isNum(v);
+const counts = (v: unknown) => isObj(v) && Object.values(v).every(isNum);
+
+/** Why an entry is not a state lib/records/rates.ts can use, or undefined if it is one. */
+export function stateProblem(v: unknown): string | undefined {
+  if (!isObj(v)) return 'not an object';
+  if (!isNum(v.time)) return '"time" is not a number';
+  if (!optNum(v.pid) || !optNum(v.listen_queue)) return '"pid" or "listen_queue" is not a number';
+  if (v.summary !== undefined && !counts(v.summary)) return '"summary" is not an object of numbers';
+  if (!isObj(v.workers)) return '"workers" is not an object';
+  for (const [id, w] of Object.entries(v.workers)) {
+    if (!isObj(w) || !optNum(w.pid) || !optNum(w.respawn_count) || !counts(w.c)) return `worker ${JSON.stringify(id)} is malformed`;
+  }
+  return undefined;
 }
 
-/** Reads the state file. Returns the states and, when the file could not be used, why. */
+/** Reads the state file. Returns the states and, when the file (or an entry) could not be used, why. */
 export function loadStates(path: string, hostname: string): { states: States; notice?: string } {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readPrivate(path, STATE_MAX_BYTES);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { states: new Map() } : { states: new Map(), notice: `cannot read state file ${path} (${code}); no rates this time` };
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    return { states: new Map(), notice: `cannot read state file ${path} (${code === 'ELOOP' ? 'it is a symlink' : code}); no rates this time` };
   }
+  if (text === undefined) return { states: new Map() };
   let file: StateFile;
   try {
     file = JSON.parse(text) as StateFile;
   } catch {
     return { states: new Map(), notice: `state file ${path} is corrupt (${text.length} bytes of invalid JSON); ignored, no rates this time` };
   }
-  if (typeof file !== 'object' || file === null || file.format !== FORMAT || typeof file.sources !== 'object' || file.sources === null) {
+  if (typeof file !== 'object' || file === null || file.format !== FORMAT || !isObj(file.sources)) {
     return { states: new Map(), notice: `state file ${path} is not a ${FORMAT} file; ignored, no rates this time` };
   }
   if (file.hostname !== hostname) {
     return { states: new Map(), notice: `state file ${path} belongs to host ${JSON.stringify(file.hostname)}, not ${JSON.stringify(hostname)}; ignored` };
   }
   const states: States = new Map();
-  for (const [key, s] of Object.entries(file.sources)) if (isRateState(s)) states.set(key, s);
-  return { states };
+  const bad: string[] = [];
+  for (const [key, s] of Object.entries(file.sources)) {
+    const why = stateProblem(s);
+    if (!why) {
+      states.set(key, s);
+      continue;
+    }
+    bad.push(key);
+    try {
+      appendPrivate(`${path}.rejected`, `${JSON.stringify({ time: Date.now() / 1000, source: key, reason: why, entry: s })}\n`);
+    } catch {
+      // the notice says it all the same
+    }
+  }
+  if (bad.length === 0) return { states };
+  return { states, notice: `state file ${path}: the entry of ${bad.map((k) => JSON.stringify(k)).join(', ')} is malformed; set aside in ${path}.rejected, no rates for it this time` };
 }
 
-/** Writes the state file atomically with mode 0600, in a directory made with mode 0700. */
+/** Writes the state file atomically with mode 0600, in a directory that is ours alone. */
 export function saveStates(path: string, hostname: string, states: States): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if (process.getuid && st.uid !== process.getuid()) throw new Error(`state directory ${dir} belongs to another user`);
+  safeDir(dirname(path));
   const file: StateFile = { format: FORMAT, hostname, sources: Object.fromEntries(states) };
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(file), { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
+  replaceFile(path, JSON.stringify(file));
+}
+
+/** How long a run waits for another that is between reading and writing the same state file. */
+const LOCK_WAIT_MS = 3000;
+
+/** Takes the state file's lock (waiting up to LOCK_WAIT_MS for a live holder); false: not taken. */
+export async function lockStates(path: string): Promise<boolean> {
+  safeDir(dirname(path));
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  while (!tryLock(`${path}.lock`)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+  }
+  return true;
+}
+
+export function unlockStates(path: string): void {
+  unlock(`${path}.lock`);
+}
+
+/** After a tick: keeps, per source, the newer of what was loaded and what the tick made (a run
+ *  that sampled before another but got the lock after it must not set the file back). */
+export function keepNewer(loaded: States, updated: States): void {
+  for (const [key, s] of loaded) {
+    const now = updated.get(key);
+    if (now && now.time < s.time) updated.set(key, s);
   }
 }

@@ -1,8 +1,12 @@
 import { expect } from 'chai';
-import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultStatePath, loadStates, saveStates } from '../lib/state.js';
-import type { RateState } from '../lib/records/rates.js';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { defaultStatePath, loadStates, saveStates, stateProblem } from '../lib/state.js';
+import { applyRates, type RateState } from '../lib/records/rates.js';
+import { wsgistat } from './helpers/run.js';
 import { cleanup, tempDir } from './helpers/servers.js';
 
 const STATE: RateState = { time: 1000, pid: 7, listen_queue: 0, workers: { 1: { pid: 8, respawn_count: 1, c: { requests: 3 } } } };
@@ -44,6 +48,73 @@ describe('the state file', () => {
     expect(loadStates(path, 'h').states).to.deep.equal(new Map([['good', STATE]]));
   });
 
+  it('costs a malformed worker entry that source only: set aside owner-only with why, the rest kept', () => {
+    const path = join(dir, 'state.json');
+    writeFileSync(path, JSON.stringify({ format: 'wsgistat-state/1', hostname: 'h', sources: { good: STATE, bad: { ...STATE, workers: { 1: null } } } }));
+    expect(loadStates(path, 'h')).to.deep.equal({
+      states: new Map([['good', STATE]]),
+      notice: `state file ${path}: the entry of "bad" is malformed; set aside in ${path}.rejected, no rates for it this time`,
+    });
+    const rejected = JSON.parse(readFileSync(`${path}.rejected`, 'utf8').trim());
+    expect(rejected).to.deep.include({ source: 'bad', reason: 'worker "1" is malformed', entry: { ...STATE, workers: { 1: null } } });
+    expect(statSync(`${path}.rejected`).mode & 0o777).to.equal(0o600);
+  });
+
+  it('never lets a damaged entry through to the rates (property: any JSON as an entry)', () => {
+    const path = join(dir, 'state.json');
+    const worker = { type: 'worker' as const, worker_id: 1, pid: 8, respawn_count: 1, requests: 5 };
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.record({ time: fc.jsonValue(), workers: fc.dictionary(fc.string(), fc.jsonValue()) })), (entry) => {
+        writeFileSync(path, JSON.stringify({ format: 'wsgistat-state/1', hostname: 'h', sources: { s: entry } }));
+        const { states } = loadStates(path, 'h');
+        const prev = states.get('s');
+        if (prev) expect(stateProblem(prev)).to.equal(undefined);
+        applyRates([{ type: 'summary' as const, pid: 7 }, { ...worker }], 2000, prev, 600000); // never throws
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads no state file through a symlink, and replaces the link (not its target) when writing', () => {
+    const target = join(dir, 'victim');
+    writeFileSync(target, 'theirs');
+    const path = join(dir, 'state.json');
+    symlinkSync(target, path);
+    expect(loadStates(path, 'h').notice).to.equal(`cannot read state file ${path} (it is a symlink); no rates this time`);
+    saveStates(path, 'h', new Map([['a', STATE]]));
+    expect(readFileSync(target, 'utf8')).to.equal('theirs');
+    expect(loadStates(path, 'h').states).to.deep.equal(new Map([['a', STATE]]));
+  });
+
+  it('refuses a state directory that others may write, and the run still prints its records', async () => {
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const busy = fileURLToPath(new URL('../../spec/fixtures/uwsgi/busy.json', import.meta.url));
+    const r = await wsgistat(['--state-file', join(open, 'state.json'), `file://${busy}`]);
+    expect(r.records.map((x) => x.type)).to.deep.equal(['summary', 'worker', 'worker']);
+    expect(r.stderr).to.equal(`wsgistat: warning cannot lock state file ${join(open, 'state.json')}: refusing ${open}: others may write to it (mode 777); chmod go-w it; no rates this time\n`);
+    expect(r.code).to.equal(0);
+  });
+
+  it('lets one-shot runs at once take turns: the change between two samples is counted once', async () => {
+    // Ground truth: between the first run and the eight at once, the workers served 10 + 20
+    // requests more. Runs that read the state file before another wrote it would each count them.
+    const busy = JSON.parse(readFileSync(fileURLToPath(new URL('../../spec/fixtures/uwsgi/busy.json', import.meta.url)), 'utf8'));
+    const doc = join(dir, 'doc.json');
+    writeFileSync(doc, JSON.stringify(busy));
+    const args = ['--state-file', join(dir, 'st', 'state.json'), `file://${doc}`];
+    expect((await wsgistat(args)).code).to.equal(0);
+    busy.workers[0].requests += 10;
+    busy.workers[1].requests += 20;
+    writeFileSync(doc, JSON.stringify(busy));
+    const runs = await Promise.all(Array.from({ length: 8 }, () => wsgistat(args)));
+    expect(runs.map((r) => r.code)).to.deep.equal(Array(8).fill(0));
+    const deltas = runs.flatMap((r) => r.records.filter((x) => x.type === 'summary').map((x) => (x.requests_delta as number | undefined) ?? 0));
+    expect(deltas.reduce((a, b) => a + b, 0)).to.equal(30);
+    expect(runs.every((r) => r.records.every((x) => x.host === hostname()))).to.equal(true);
+  });
+
   it('is never torn by many writers at once', async () => {
     const path = join(dir, 'state.json');
     const writers = Array.from({ length: 50 }, (_, i) => Promise.resolve().then(() => saveStates(path, 'h', new Map([[`k${i}`, { ...STATE, time: i }]]))));
@@ -67,7 +138,7 @@ describe('the state file', () => {
     const other = join(dir, 'other');
     mkdirSync(other, { mode: 0o700 });
     chownSync(other, 65534, 65534); // nobody
-    expect(() => saveStates(join(other, 'state.json'), 'h', new Map())).to.throw(`state directory ${other} belongs to another user`);
+    expect(() => saveStates(join(other, 'state.json'), 'h', new Map())).to.throw(`refusing ${other}: it belongs to uid 65534, not to this user (uid 0)`);
   });
 });
 

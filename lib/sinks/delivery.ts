@@ -12,6 +12,11 @@
 //   back in order when it returns; a run finds the spool of earlier runs and sends it first.
 // - close(): one-shot runs keep trying for --retry-for, SIGTERM gives the batch in flight a moment;
 //   whatever is still pending then goes to the spool for the next run.
+// - Runs that share a spool: one holds its lock and sends; the others put their batches in it, and
+//   the holder picks them up whenever it runs out of work. A run without the lock waits for it up to
+//   its grace time at close (the holder may finish first), then sends what is left itself.
+// - Every record is accounted for: delivered, dead-lettered (refused, or damaged in the spool),
+//   dropped (spool full), or waiting in the spool; close() counts all but the first.
 // Delivery is at least once: a batch whose answer was lost (a timeout after the receiver stored it)
 // is sent again.
 
@@ -53,10 +58,19 @@ const BACKOFF_MAX_MS = 30_000;
 
 interface Pending {
   seq: number;
+  /** The spool's name of it, once spooled. */
+  id?: string;
   count: number;
   /** In memory until spooled; undefined: read it back from the spool. */
   lines?: string[];
   spooled: boolean;
+}
+
+/** What became of the records this sink was given (and of those it found in the spool). */
+export interface DeliveryCounts {
+  delivered: number;
+  deadLettered: number;
+  dropped: number;
 }
 
 export interface DeliverySink extends Sink {
@@ -64,19 +78,24 @@ export interface DeliverySink extends Sink {
   pending(): number;
   /** Whether the receiver took everything so far. */
   idle(): Promise<void>;
+  counts(): DeliveryCounts;
   /** Ends the run: keeps sending up to `graceMs` (default --retry-for), then spools the rest and
-   *  resolves with how many records that is. */
+   *  resolves with how many records did not reach the receiver in this run (waiting in the spool,
+   *  dead-lettered or dropped). */
   close(graceMs?: number): Promise<number>;
 }
+
+const errText = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 export function deliverySink(transport: Transport, opts: DeliveryOptions): DeliverySink {
   const { spool } = opts;
   const random = opts.random ?? Math.random;
   const component = `sink ${transport.name}` as const;
-  const owner = spool.lock();
-  const queue: Pending[] = owner ? spool.list().map((e) => ({ seq: e.seq, count: e.count, spooled: true })) : [];
-  if (queue.length > 0) log.warn(component, `${spool.records} records from earlier runs wait in the spool ${spool.dir}; sending them first`);
-  if (!owner) log.warn(component, `another wsgistat is sending the spool ${spool.dir} now; this run's records wait in it for the next run`);
+  const counts: DeliveryCounts = { delivered: 0, deadLettered: 0, dropped: 0 };
+  const queue: Pending[] = [];
+  /** Batches this run put in the spool while another run held its lock. */
+  const handedOver = new Map<string, number>();
+  let owner = false;
   let failing = false;
   let failedSince = 0;
   let attempt = 0;
@@ -85,24 +104,59 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
   let wake: (() => void) | undefined;
   let sleeping: { timer: NodeJS.Timeout; done: () => void } | undefined;
   const idleWaiters: (() => void)[] = [];
+  let closeDeadline = Infinity;
+  let aborted = false;
+  let finished = false;
+  let cut: (() => void) | undefined;
+  let running: Promise<void> = Promise.resolve();
 
   const queued = () => queue.reduce((n, p) => n + p.count, 0);
+  const waitingElsewhere = () => [...handedOver].reduce((n, [id, c]) => n + (spool.onDisk(id) ? c : 0), 0);
+
+  /** Queues the spooled batches this run does not know of yet (other runs', earlier runs'). */
+  function adopt(): void {
+    spool.rescan();
+    const known = new Set(queue.map((p) => p.id));
+    for (const e of spool.list()) if (!known.has(e.id)) queue.push({ seq: e.seq, id: e.id, count: e.count, spooled: true });
+    queue.sort((a, b) => a.seq - b.seq || ((a.id ?? '') < (b.id ?? '') ? -1 : 1));
+  }
+
+  /** Takes the spool's lock if its holder is gone; then sends everything in it. */
+  function claim(): boolean {
+    if (owner) return true;
+    try {
+      owner = spool.lock();
+    } catch (e) {
+      log.error(component, `cannot take the lock of the spool ${spool.dir} (${errText(e)})`);
+    }
+    if (!owner) return false;
+    adopt();
+    for (const id of handedOver.keys()) if (!spool.has(id)) handedOver.delete(id);
+    const theirs = queued() - [...handedOver.values()].reduce((a, b) => a + b, 0);
+    if (theirs > 0) log.warn(component, `${theirs} records from earlier runs wait in the spool ${spool.dir}; sending them first`);
+    handedOver.clear();
+    running = pump();
+    return true;
+  }
 
   /** Forgets the batches the spool no longer has: dropped when it was full, or sent by another run. */
   function dropGone(): void {
     let j = 0;
-    for (const p of queue) if (!p.spooled || spool.has(p.seq)) queue[j++] = p;
+    for (const p of queue) if (!p.spooled || spool.has(p.id!)) queue[j++] = p;
     queue.length = j;
   }
 
   function spoolOne(p: Pending): void {
     if (p.spooled || !p.lines) return;
-    const { droppedRecords, droppedBatches } = spool.put(p.seq, p.lines);
+    const r = spool.put(p.seq, p.lines);
+    p.seq = r.seq;
+    p.id = r.id;
     p.spooled = true;
     p.lines = undefined;
-    if (droppedRecords > 0) {
+    if (r.droppedRecords > 0) {
+      counts.dropped += r.droppedRecords;
       dropGone();
-      log.error(component, `spool full (${spool.dir}): dropped the oldest ${droppedRecords} records (${droppedBatches} batches) to keep the newest; raise --spool-max or bring the receiver back`);
+      log.error(component, `spool full (${spool.dir}): dropped the oldest ${r.droppedRecords} records (${r.droppedBatches} batches) to keep the newest; raise --spool-max or bring the receiver back`);
     }
   }
 
@@ -110,7 +164,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     try {
       for (const p of queue) spoolOne(p);
     } catch (e) {
-      log.error(component, `cannot write the spool ${spool.dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ${queue.reduce((n, p) => n + (p.spooled ? 0 : p.count), 0)} records are only in memory`);
+      log.error(component, `cannot write the spool ${spool.dir} (${errText(e)}); ${queue.reduce((n, p) => n + (p.spooled ? 0 : p.count), 0)} records are only in memory`);
     }
   }
 
@@ -126,9 +180,64 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     });
   }
 
+  /** The lines of a queued batch; damaged spooled lines are set aside and counted. */
+  function linesOf(p: Pending): string[] | undefined {
+    if (p.lines) return p.lines;
+    const r = spool.read(p.id!, transport.name);
+    if (!r) return undefined;
+    if (r.corrupt > 0) {
+      counts.deadLettered += r.corrupt;
+      log.error(component, r.problem ?? `${r.corrupt} damaged records in the spool batch ${p.id} are not sent; set aside in ${spool.dir}/dead-letter.jsonl`);
+    }
+    p.count = r.lines.length;
+    return r.lines;
+  }
+
+  /** The oldest batches that go in one request. After a refusal, one batch per request, so that
+   *  only the bad batch is set aside. */
+  function nextRequest(): { batch: Pending[]; lines: string[] } {
+    const batch: Pending[] = [];
+    const lines: string[] = [];
+    let bytes = 0;
+    for (const p of queue) {
+      if (batch.length > 0 && (single || lines.length + p.count > POST_MAX_RECORDS || bytes > POST_MAX_BYTES)) break;
+      const l = linesOf(p);
+      if (!l) continue; // gone from the spool: dropGone() forgets it
+      batch.push(p);
+      for (const x of l) {
+        lines.push(x);
+        bytes += x.length;
+      }
+    }
+    return { batch, lines };
+  }
+
+  function settle(batch: Pending[]): void {
+    for (const p of batch) {
+      const i = queue.indexOf(p);
+      if (i !== -1) queue.splice(i, 1);
+      if (p.spooled) spool.remove(p.id!);
+    }
+  }
+
+  function refused(batch: Pending[], lines: string[], status: number, reason: string): void {
+    settle(batch);
+    single = false;
+    let where = '';
+    try {
+      where = ` to ${spool.deadLetter(transport.name, status, reason, lines)}`;
+      counts.deadLettered += lines.length;
+    } catch (e) {
+      counts.dropped += lines.length;
+      where = `, and writing the dead-letter file failed too (${errText(e)}); they are lost`;
+    }
+    log.error(component, `the receiver refused a batch of ${lines.length} records (${status}: ${reason}); not retried, written${where}`);
+  }
+
   async function pump(): Promise<void> {
     for (;;) {
       dropGone();
+      if (queue.length === 0) adopt(); // other runs' batches, now that ours are out
       const head = queue[0];
       if (!head) {
         idleWaiters.splice(0).forEach((f) => f());
@@ -137,33 +246,17 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         wake = undefined;
         continue;
       }
-      // Batches that queued up behind this one (a receiver catching up, a spool being emptied) go
-      // in the same request, in order, up to a bound. After a refusal, one batch per request, so
-      // that only the bad batch is set aside.
-      const batch: Pending[] = [];
-      const lines: string[] = [];
-      let bytes = 0;
-      for (const p of queue) {
-        if (batch.length > 0 && (single || lines.length + p.count > POST_MAX_RECORDS || bytes > POST_MAX_BYTES)) break;
-        const l = p.lines ?? spool.read(p.seq);
-        if (!l) continue; // gone from the spool: dropGone() forgets it
-        batch.push(p);
-        for (const x of l) {
-          lines.push(x);
-          bytes += x.length;
-        }
-      }
+      const { batch, lines } = nextRequest();
       if (batch.length === 0) continue;
+      if (lines.length === 0) {
+        settle(batch); // every line was damaged, and is set aside
+        continue;
+      }
       const outcome = await transport.send(lines);
-      const settle = () => {
-        for (const p of batch) {
-          const i = queue.indexOf(p);
-          if (i !== -1) queue.splice(i, 1);
-          if (p.spooled) spool.remove(p.seq);
-        }
-      };
+      if (finished) return; // closed meanwhile: the batch is in the spool, the answer comes too late
       if (outcome.ok) {
-        settle();
+        settle(batch);
+        counts.delivered += lines.length;
         single = false;
         if (failing) {
           failing = false;
@@ -177,15 +270,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
         continue;
       }
       if (!outcome.retry) {
-        settle();
-        single = false;
-        let where = '';
-        try {
-          where = ` to ${spool.deadLetter(transport.name, outcome.status, outcome.reason, lines)}`;
-        } catch (e) {
-          where = `, and writing the dead-letter file failed too (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); they are lost`;
-        }
-        log.error(component, `the receiver refused a batch of ${lines.length} records (${outcome.status}: ${outcome.reason}); not retried, written${where}`);
+        refused(batch, lines, outcome.status, outcome.reason);
         continue;
       }
       if (!failing) {
@@ -197,11 +282,19 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
       if (closing && closeDeadline <= Date.now()) return;
       const delay = random() * Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt++);
       await pause(closing ? Math.min(delay, Math.max(0, closeDeadline - Date.now())) : delay);
+      if (finished) return;
     }
   }
 
-  let closeDeadline = Infinity;
-  const running = owner ? pump() : Promise.resolve();
+  /** A run without the lock: polls for it until the deadline (the holder may finish first). */
+  async function awaitLock(): Promise<void> {
+    while (!aborted && !claim() && Date.now() < closeDeadline) {
+      if (waitingElsewhere() === 0) return; // the holder sent ours
+      await new Promise((r) => setTimeout(r, 25 + random() * 50));
+    }
+  }
+
+  if (!claim()) log.warn(component, `another wsgistat is sending the spool ${spool.dir} now; this run's records go in it for that run (or this one, once it is done)`);
 
   return {
     name: transport.name,
@@ -211,43 +304,60 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
       for (let i = 0; i < records.length; i++) lines[i] = transport.encode(records[i]!);
       const p: Pending = { seq: spool.nextSeq(), count: lines.length, lines, spooled: false };
       queue.push(p);
+      if (!owner) claim();
       // Waiting behind a failure, behind a full queue, or with no sender here: on disk at once.
       if (failing || !owner || queue.length > QUEUE_MAX) {
         try {
           if (queue.length > QUEUE_MAX) for (const q of queue) spoolOne(q);
           else spoolOne(p);
         } catch (e) {
-          log.error(component, `cannot write the spool ${spool.dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+          log.error(component, `cannot write the spool ${spool.dir} (${errText(e)})`);
         }
       }
-      if (!owner) queue.splice(0); // another run sends the spool; ours is in it
+      if (!owner) {
+        // The holder sends it; ours is in the spool (or, if that failed, still in memory).
+        for (const q of queue.splice(0)) {
+          if (q.spooled) handedOver.set(q.id!, q.count);
+          else queue.push(q);
+        }
+      }
       wake?.();
     },
-    pending: queued,
+    pending: () => queued() + waitingElsewhere(),
+    counts: () => ({ ...counts }),
     idle() {
       return queue.length === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
     },
+    abort() {
+      aborted = true;
+      closeDeadline = Date.now();
+      sleeping?.done();
+      cut?.();
+    },
     async close(graceMs = opts.retryForMs) {
       closing = true;
-      closeDeadline = Date.now() + graceMs;
+      closeDeadline = aborted ? Date.now() : Date.now() + graceMs;
+      if (!owner && handedOver.size > 0 && !aborted) await awaitLock();
       wake?.();
       if (queue.length > 0 && owner) {
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
+          cut = () => {
             sleeping?.done();
             resolve();
-          }, Math.max(0, graceMs));
+          };
+          timer = setTimeout(cut, Math.max(0, closeDeadline - Date.now()));
         });
         await Promise.race([running, deadline]);
         clearTimeout(timer);
       }
       spoolAll();
-      const left = queued();
-      if (left > 0) log.error(component, `${left} records not delivered; they wait in the spool ${spool.dir} for the next run`);
+      finished = true;
+      const waiting = queued() + (owner ? 0 : waitingElsewhere());
+      if (waiting > 0) log.error(component, `${waiting} records not delivered; they wait in the spool ${spool.dir} for the next run`);
       spool.unlock();
       transport.close();
-      return left;
+      return waiting + counts.deadLettered + counts.dropped;
     },
   };
 }

@@ -14,7 +14,7 @@
 
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readRegular } from '../fsafe.js';
 import type { Got } from 'got';
 import { toJson } from '../records/serialize.js';
 import type { Rec } from '../records/types.js';
@@ -72,9 +72,11 @@ async function client(out: HttpOutput, opts: HttpOptions): Promise<{ got: Got; c
   const read = (path: string | undefined, what: string) => {
     if (!path) return undefined;
     try {
-      return readFileSync(path);
+      const data = readRegular(path, 1 << 20, true);
+      if (!data) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+      return data;
     } catch (e) {
-      throw new Error(`cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new Error(`cannot read the ${what} ${path} (${(e as Error).name === 'UnsafePathError' ? 'not a regular file' : (e as NodeJS.ErrnoException).code === 'too_large' ? (e as Error).message : (e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   };
   const ca = read(out.tls.ca, 'CA file');

@@ -1,7 +1,7 @@
 // Where records go (--output): stdout, a Fluentd in_http input, or a Norikra target. Parsed and
 // checked with the rest of the configuration, before anything is read or sent.
 
-import { readFileSync } from 'node:fs';
+import { readRegular } from '../fsafe.js';
 import { join } from 'node:path';
 import { fnv } from '../state.js';
 
@@ -90,9 +90,11 @@ export function resolveHeaders(headers: Record<string, HeaderValue>, env: NodeJS
       out[name] = value;
     } else {
       try {
-        out[name] = readFileSync(v.file, 'utf8').trim();
+        const data = readRegular(v.file, 64 * 1024, true);
+        if (!data) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+        out[name] = data.toString('utf8').trim();
       } catch (e) {
-        throw new Error(`header ${name}: cannot read ${v.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new Error(`header ${name}: cannot read ${v.file} (${(e as Error).name === 'UnsafePathError' ? 'not a regular file' : (e as NodeJS.ErrnoException).code === 'too_large' ? (e as Error).message : (e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
     }
     if (/[\r\n]/.test(out[name]!)) throw new Error(`header ${name}: the value holds a line break`);

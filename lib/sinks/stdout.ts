@@ -3,6 +3,7 @@
 
 import { toJsonLine } from '../records/serialize.js';
 import type { Rec } from '../records/types.js';
+import * as log from '../log.js';
 import type { Sink } from './types.js';
 
 export interface StdoutOptions {
@@ -23,21 +24,40 @@ export function stdoutSink(opts: StdoutOptions): Sink {
   const stream = opts.stream ?? process.stdout;
   const format = opts.format ?? jsonLines;
   let closed = false;
+  /** Records that a failed write took with it, or that came after it: the exit status counts them. */
+  let lost = 0;
+  /** Records written but not yet confirmed by the stream. */
+  let unconfirmed = 0;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (closed) return;
     closed = true;
-    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') opts.onClosed();
-    else throw err;
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return opts.onClosed();
+    // A full disk or a broken device (ENOSPC, EIO): one line, and the other outputs go on.
+    lost += unconfirmed;
+    unconfirmed = 0;
+    log.error('sink stdout', `cannot write to stdout (${err.code ?? err.message}); the other outputs go on`);
   });
   return {
     name: 'stdout',
     async write(records: Rec[]) {
-      if (closed) return;
+      if (closed) {
+        lost += records.length;
+        return;
+      }
       const out = format(records);
-      if (out !== '') stream.write(out);
+      if (out === '') return;
+      const n = records.length;
+      unconfirmed += n;
+      stream.write(out, (err) => {
+        if (!err) unconfirmed -= n;
+      });
     },
     async close() {
-      return 0;
+      // Wait for what is buffered, so that a write error is known before the exit status.
+      if (!closed && ((stream as { writableLength?: number }).writableLength ?? 0) > 0) await new Promise<void>((r) => stream.write('', () => r()));
+      await new Promise((r) => setImmediate(r)); // an error of the last write is emitted on the next tick
+      if (lost > 0) log.error('sink stdout', `${lost} records did not reach stdout`);
+      return lost;
     },
   };
 }

@@ -9,4 +9,6 @@ export interface Sink {
   /** Ends the run; a sink with a receiver keeps trying for up to `graceMs`, then spools the rest.
    *  Resolves with the number of records it could not deliver (they wait in its spool). */
   close(graceMs?: number): Promise<number>;
+  /** A signal: cut close() short now (what is pending goes to the spool). */
+  abort?(): void;
 }

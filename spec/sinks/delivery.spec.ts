@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { startWsgistat, wsgistat, type Run } from '../helpers/run.js';
 import { fakeFluentd, fakeNorikra, type FakeFluentd } from '../helpers/receivers.js';
 import { cleanup, freePort, sleep, tempDir, until } from '../helpers/servers.js';
+import { conserve } from '../helpers/conservation.js';
 
 type R = Record<string, unknown>;
 const FIXTURE = fileURLToPath(new URL('../../../spec/fixtures/uwsgi/busy.json', import.meta.url));
@@ -56,6 +57,7 @@ describe('delivery to receivers', function () {
     expect(f.stored.every((s) => s.tag === 'uwsgi.stats')).to.equal(true);
     expect(asSent(f).map(canon)).to.deep.equal(lines(r.stdout).map(canon));
     expect(spoolFiles(w.spool)).to.deep.equal([]);
+    expect(conserve(lines(r.stdout), asSent(f), w.spool, r.stderr)).to.include({ produced: 3, delivered: 3, missing: 0 });
   });
 
   it('keeps a one-shot run\'s records in an owner-only spool while the receiver is down, and sends them first when it is back', async () => {
@@ -80,6 +82,7 @@ describe('delivery to receivers', function () {
     expect(asSent(f).map(canon)).to.deep.equal([...lines(first.stdout), ...lines(second.stdout)].map(canon));
     expect(f.requests).to.have.length(2);
     expect(spoolFiles(w.spool)).to.deep.equal([]);
+    expect(conserve([...lines(first.stdout), ...lines(second.stdout)], asSent(f), w.spool, first.stderr + second.stderr)).to.include({ delivered: 6, missing: 0 });
   });
 
   it('delivers everything, in order, to a receiver that was down when a continuous run started and came back', async () => {
@@ -97,6 +100,7 @@ describe('delivery to receivers', function () {
     expect(asSent(f).map(canon)).to.deep.equal(p.lines.map((l) => canon(JSON.parse(l.text) as R)));
     expect(p.stderr()).to.match(/delivering again after \d+ s/);
     expect(spoolFiles(w.spool)).to.deep.equal([]);
+    expect(conserve(p.lines.map((l) => JSON.parse(l.text) as R), asSent(f), w.spool, p.stderr())).to.include({ missing: 0, waiting: 0 });
   });
 
   it('retries 500s and 429 with backoff in a continuous run, and delivers every tick in order', async () => {
@@ -114,6 +118,7 @@ describe('delivery to receivers', function () {
     expect(p.stderr()).to.match(/\[sink http:\/\/127\.0\.0\.1:\d+\/t\] answered 500: 500 simulated; keeping the records in the spool .* and retrying\n/);
     expect(p.stderr()).to.match(/\[sink http:\/\/127\.0\.0\.1:\d+\/t\] delivering again after \d+ s/);
     expect(spoolFiles(w.spool)).to.deep.equal([]);
+    expect(conserve(sent, asSent(f), w.spool, p.stderr())).to.include({ missing: 0, waiting: 0 });
   });
 
   it('sends again what a receiver slower than --send-timeout may have kept: at least once, in order', async () => {
@@ -139,7 +144,7 @@ describe('delivery to receivers', function () {
     const w = workdir();
     const args = ['-o', 'stdout', '-o', `${f.url}/t`, SOURCE];
     const first = await run(args, w.env);
-    expect(first.code).to.equal(0);
+    expect(first.code, 'a refused batch did not reach its output').to.equal(1);
     const dir = readdirSync(w.spool).map((d) => join(w.spool, d))[0]!;
     const dead = join(dir, 'dead-letter.jsonl');
     expect(first.stderr).to.equal(`wsgistat: error [sink ${f.url}/t] the receiver refused a batch of 3 records (400: 400 Bad Request simulated refusal); not retried, written to ${dead}\n`);
@@ -151,6 +156,7 @@ describe('delivery to receivers', function () {
     const second = await run(args, w.env);
     expect([second.code, second.stderr]).to.deep.equal([0, '']);
     expect(asSent(f).map(canon)).to.deep.equal(lines(second.stdout).map(canon));
+    expect(conserve([...lines(first.stdout), ...lines(second.stdout)], asSent(f), w.spool, first.stderr)).to.include({ delivered: 3, deadLettered: 3, missing: 0 });
   });
 
   it('persists the backlog on SIGTERM while the receiver is down; the next run delivers all of it, in order', async () => {
@@ -161,7 +167,7 @@ describe('delivery to receivers', function () {
     const p = startWsgistat(['--interval', '100ms', '-o', 'stdout', '-o', url, SOURCE], w.env);
     stops.push(() => p.stop('SIGKILL'));
     await p.waitFor('5 ticks', () => p.lines.length >= 15);
-    expect(await p.stop('SIGTERM')).to.equal(0);
+    expect(await p.stop('SIGTERM'), 'records wait in the spool').to.equal(1);
     const sent = p.lines.map((l) => JSON.parse(l.text) as R);
     expect(spoolFiles(w.spool).length).to.equal(sent.length / 3);
     expect(p.stderr()).to.match(new RegExp(`\\] ${sent.length} records not delivered; they wait in the spool`));
@@ -173,6 +179,7 @@ describe('delivery to receivers', function () {
     expect(f.requests.length).to.be.at.most(2);
     expect((JSON.parse(f.requests[0]!.body) as unknown[]).length).to.be.at.least(sent.length);
     expect(spoolFiles(w.spool)).to.deep.equal([]);
+    expect(conserve([...sent, ...lines(next.stdout)], asSent(f), w.spool, p.stderr() + next.stderr)).to.include({ missing: 0, waiting: 0 });
   });
 
   it('sets aside only the refused batch of a backlog sent in one request', async () => {
@@ -193,6 +200,7 @@ describe('delivery to receivers', function () {
     expect(dead).to.have.length(1);
     expect(JSON.parse(dead[0]!).records.map(canon)).to.deep.equal(b1);
     expect(spoolFiles(w.spool)).to.deep.equal([]);
+    expect(conserve(runs.flatMap((r) => lines(r.stdout)), asSent(f), w.spool, runs.map((r) => r.stderr).join(''))).to.include({ produced: 9, delivered: 6, deadLettered: 3, missing: 0 });
   });
 
   it('loses nothing to kill -9 while the receiver is down: the waiting batches are already on disk', async () => {
@@ -224,14 +232,14 @@ describe('delivery to receivers', function () {
     stops.push(() => p.stop('SIGKILL'));
     await p.waitFor('10 ticks on stdout', () => p.lines.length >= 30, 10_000);
     expect(f.requests).to.have.length(1);
-    expect(await p.stop()).to.equal(0);
+    expect(await p.stop(), 'records wait in the spool').to.equal(1);
     expect(p.stderr()).to.match(/\] \d+ records not delivered; they wait in the spool/);
   });
 
   it('drops the oldest batches from a full spool, and says how many records', async () => {
     const port = await freePort();
     const w = workdir();
-    const args = ['-o', `http://127.0.0.1:${port}/t`, '--retry-for', '10ms', '--spool-max', '6K', SOURCE];
+    const args = ['-o', 'stdout', '-o', `http://127.0.0.1:${port}/t`, '--retry-for', '10ms', '--spool-max', '6K', SOURCE];
     const runs: Run[] = [];
     for (let i = 0; i < 5; i++) runs.push(await run(args, w.env));
     const size = spoolFiles(w.spool).reduce((n, file) => n + statSync(file).size, 0);
@@ -239,6 +247,8 @@ describe('delivery to receivers', function () {
     const dropped = runs.map((r) => /dropped the oldest (\d+) records/.exec(r.stderr)?.[1]).filter(Boolean);
     expect(dropped.length).to.be.above(0);
     expect(runs.at(-1)!.stderr).to.match(/error \[sink .*\] spool full \(.*\): dropped the oldest 3 records \(1 batches\) to keep the newest; raise --spool-max or bring the receiver back/);
+    const ledger = conserve(runs.flatMap((r) => lines(r.stdout)), [], w.spool, runs.map((r) => r.stderr).join(''));
+    expect(ledger.missing).to.equal(ledger.dropped).and.to.be.above(0);
   });
 
   describe('Norikra', () => {

@@ -1,0 +1,126 @@
+// A real Fluentd 1.15.3 (/work/shared/peers, see its README) with an in_http source on a free
+// loopback port, every event written by out_file as JSON with immediate flush, so that a spec can
+// read back exactly what Fluentd stored. Config, buffer and output live in a temporary directory.
+// Under CI a missing ruby or Fluentd fails the spec (needs()); elsewhere it is skipped.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanup, freePort, needs, tempDir, until } from './servers.js';
+
+export const FLUENTD = process.env.WSGISTAT_FLUENTD ?? '/work/shared/peers/fluentd-1.15.3';
+
+export interface Stored {
+  tag: string;
+  /** Event time, seconds (in_http took it out of the record). */
+  time: number;
+  record: Record<string, unknown>;
+}
+
+export interface RealFluentd {
+  port: number;
+  url: string;
+  /** Everything out_file has written so far, in order. */
+  stored(): Stored[];
+  /** Stops it (SIGTERM, then SIGKILL after 10 s); start() brings it back on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+/** Skips (or, under CI, fails) the spec when ruby or Fluentd is not there. */
+export function needsFluentd(ctx: Mocha.Context): void {
+  needs(ctx, 'ruby');
+  if (!existsSync(join(FLUENTD, 'bin', 'fluentd'))) {
+    if (process.env.CI) throw new Error(`Fluentd is not in ${FLUENTD}, and CI must run this spec against it`);
+    ctx.skip();
+  }
+}
+
+function config(port: number, out: string): string {
+  // time_key/include_time_key: the event time comes back beside the record; tag likewise.
+  return `<source>
+  @type http
+  bind 127.0.0.1
+  port ${port}
+  body_size_limit 32m
+</source>
+<match fluent.**>
+  @type null
+</match>
+<match **>
+  @type file
+  path ${out}/events
+  append true
+  add_path_suffix false
+  <format>
+    @type json
+  </format>
+  <inject>
+    tag_key fluentd_tag
+    time_key fluentd_time
+    time_type float
+  </inject>
+  <buffer>
+    @type memory
+    flush_mode immediate
+  </buffer>
+</match>
+`;
+}
+
+export async function startFluentd(port?: number): Promise<RealFluentd> {
+  const dir = tempDir();
+  const p = port ?? (await freePort());
+  const conf = join(dir, 'fluent.conf');
+  writeFileSync(conf, config(p, dir));
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  async function start(): Promise<void> {
+    let log = '';
+    const c = spawn('ruby', ['-I', join(FLUENTD, 'lib'), join(FLUENTD, 'bin', 'fluentd'), '-c', conf, '--no-supervisor'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    exited = new Promise((r) => c.on('exit', () => r()));
+    c.stdout!.on('data', (d) => (log += d));
+    c.stderr!.on('data', (d) => (log += d));
+    await until('Fluentd to start', () => (log.includes('fluentd worker is now running') ? true : c.exitCode !== null ? Promise.reject(new Error(`Fluentd exited: ${log.slice(-2000)}`)) : undefined), 30000);
+  }
+
+  async function stop(): Promise<void> {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(t);
+    child = undefined;
+  }
+
+  function stored(): Stored[] {
+    const files = readdirSync(dir).filter((f) => f.startsWith('events'));
+    const out: Stored[] = [];
+    for (const f of files.sort()) {
+      for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+        if (line === '') continue;
+        const { fluentd_tag: tag, fluentd_time: time, ...record } = JSON.parse(line) as Record<string, unknown>;
+        out.push({ tag: tag as string, time: time as number, record });
+      }
+    }
+    return out;
+  }
+
+  await start();
+  return {
+    port: p,
+    url: `http://127.0.0.1:${p}`,
+    stored,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      cleanup(dir);
+    },
+  };
+}
