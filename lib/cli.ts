@@ -185,9 +185,15 @@ async function continuous(argv: string[], config: Config, sources: Source[], opt
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', hup);
+  // Each source's read in flight, so that a slow one costs only itself its ticks.
+  const inFlight = new Map<Source, { since: number }>();
   await s.run(
-    async () => {
-      await tick(sources, sinks, opts);
+    async (due) => {
+      // Stop waiting a little before the next tick is due, so that this one has written its
+      // records by then and the next is not skipped.
+      const nextDue = next(due);
+      const until = nextDue - Math.min(250, (nextDue - due) / 10);
+      await tick(sources, sinks, { ...opts, overrun: { until, inFlight } });
     },
     (due, since) => log.warn('wsgistat', `skipped the tick due at ${new Date(due).toISOString()}: the tick of ${new Date(since).toISOString()} is still running`),
   );

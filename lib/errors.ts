@@ -9,6 +9,7 @@ export type SourceErrorCode =
   | 'connection_refused' // nothing listens there (often a stale socket file)
   | 'connection_reset'   // the server reset the connection before a whole document arrived
   | 'timeout'            // no complete answer within the source's timeout
+  | 'still_reading'      // continuous runs: the source's read outlasted the interval; the others went on
   | 'too_large'          // the answer grew past the source's size cap
   | 'empty'              // the connection closed (or the file was empty) with nothing in it
   | 'truncated'          // the document stops in the middle

@@ -6,8 +6,11 @@
 //
 // Synchronous on purpose, like the spool: a few small files per run.
 
-import { closeSync, constants, fstatSync, linkSync, lstatSync, statSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, lstatSync, statSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
+import { SourceError } from './errors.js';
+import { pidAlive, startTime } from './proc.js';
+import { readFileBoundedSync } from './read.js';
 
 /** A path wsgistat refuses to use; `code` is stable, the message names the path and why. */
 export class UnsafePathError extends Error {
@@ -16,7 +19,7 @@ export class UnsafePathError extends Error {
 }
 
 const uid = (): number => process.getuid?.() ?? -1;
-const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_APPEND, O_NOFOLLOW } = constants;
+const { O_CREAT, O_EXCL, O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
 
 /** Why a directory already there may not hold our files, or undefined if it may. `own`: one of the
  *  directories wsgistat keeps (must be ours and writable by us alone); else an ancestor (root's or
@@ -139,28 +142,15 @@ export function readPrivate(path: string, max: number): string | undefined {
  *  size is bounded as it reads); `follow`: through a symlink too (a user's credential files, often
  *  links into a secrets mount). undefined if missing. */
 export function readRegular(path: string, max: number, follow: boolean): Buffer | undefined {
-  let fd: number;
   try {
-    fd = openSync(path, O_RDONLY | (follow ? 0 : O_NOFOLLOW) | constants.O_NONBLOCK);
+    return readFileBoundedSync(path, path, { maxBytes: max, noFollow: !follow });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw new UnsafePathError(`refusing ${path}: not a regular file`);
-    const buf = Buffer.alloc(Math.min(max + 1, 1 << 20));
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > max) throw Object.assign(new Error(`larger than ${max} bytes`), { code: 'too_large' });
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    closeSync(fd);
+    if (!(e instanceof SourceError)) throw e;
+    if (e.code === 'not_found') return undefined;
+    // A symlink refused (ELOOP) and system errors go on as they are; devices, FIFOs, sockets are unsafe.
+    if (e.code === 'not_a_file' && (e.cause as NodeJS.ErrnoException | undefined)?.code === undefined) throw new UnsafePathError(`refusing ${path}: not a regular file`);
+    if (e.code === 'too_large') throw Object.assign(new Error(`larger than ${max} bytes`), { code: 'too_large' });
+    throw (e.cause as Error | undefined) ?? e;
   }
 }
 
@@ -172,27 +162,6 @@ export function unlinkQuiet(path: string): void {
   }
 }
 
-/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, it
- *  names one process, so a pid reused by another process is told apart. undefined: no such process
- *  (or no /proc). */
-export function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Whether the process that wrote a lock text (`pid starttime`) still runs. */
 export function holderAlive(text: string): boolean {
   const [p, t] = text.trim().split(' ');
@@ -200,7 +169,7 @@ export function holderAlive(text: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   const now = startTime(pid);
   if (now !== undefined) return t === undefined || t === now;
-  return startTime(process.pid) === undefined && alive(pid); // no /proc here: the pid alone
+  return startTime(process.pid) === undefined && pidAlive(pid); // no /proc here: the pid alone
 }
 
 /** The text a lock of this process holds. */
@@ -252,5 +221,5 @@ export function unlock(path: string): void {
 /** Whether a stale temporary file (from uniqueName) was left by a process that is gone. */
 export function leftByDeadProcess(name: string): boolean {
   const pid = Number(name.split('.')[2]);
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid);
 }

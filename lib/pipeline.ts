@@ -7,7 +7,7 @@ import * as log from './log.js';
 import { applyRates, type RateState } from './records/rates.js';
 import type { Body, Rec, RecordType } from './records/types.js';
 import type { Sink } from './sinks/types.js';
-import { sourceKey, type Source } from './sources/index.js';
+import { sourceKey, type Sample, type Source } from './sources/index.js';
 
 export interface TickOptions {
   hostname: string;
@@ -20,6 +20,11 @@ export interface TickOptions {
   rates?: Rates | (() => Promise<Rates>);
   /** Injectable clock, epoch milliseconds. */
   now?: () => number;
+  /** Continuous runs: wait for the sources only until `until` (epoch ms, when the next tick is
+   *  due). A source not done by then, or still busy with an earlier tick's read, is reported for
+   *  itself (code still_reading) and the others are written on time; its read goes on, bounded by
+   *  its own --timeout, and no second read of it starts meanwhile. */
+  overrun?: { until: number; inFlight: Map<Source, { since: number }> };
 }
 
 export interface Rates { states: Map<string, RateState>; maxGapMs: number }
@@ -54,9 +59,38 @@ function asSourceError(err: unknown): SourceError {
   return new SourceError('io_error', `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function collectAll(sources: Source[], overrun: TickOptions['overrun']): Promise<PromiseSettledResult<Sample>[]> {
+  if (!overrun) return Promise.allSettled(sources.map((s) => s.collect()));
+  const { inFlight, until } = overrun;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, until - Date.now()))));
+  const settled = sources.map((s): Promise<PromiseSettledResult<Sample>> => {
+    const busy = inFlight.get(s);
+    if (busy) {
+      return Promise.resolve({ status: 'rejected', reason: new SourceError('still_reading', `its read of ${iso(busy.since)} has not finished (it ends within --timeout); this tick goes on without it`) });
+    }
+    const since = Date.now();
+    const read = s.collect();
+    inFlight.set(s, { since });
+    const done = read.then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const);
+    void done.then(() => inFlight.delete(s));
+    return Promise.race([done, late.then(() => ({
+      status: 'rejected' as const,
+      reason: new SourceError('still_reading', `not read by the time the next tick was due (its read of ${iso(since)} goes on, within --timeout); the other sources went on without it`),
+    }))]);
+  });
+  try {
+    return await Promise.all(settled);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions): Promise<TickResult> {
   const now = opts.now ?? Date.now;
-  const results = await Promise.allSettled(sources.map((s) => s.collect()));
+  const results = await collectAll(sources, opts.overrun);
   const rates = typeof opts.rates === 'function' ? await opts.rates() : opts.rates;
   // One time for the whole tick, so that its records group together downstream.
   const timeMs = Math.round(now());

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, lchownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readRegular, lockText, moveNoReplace, readPrivate, appendPrivate, replaceFile, safeDir, startTime, tryLock, unlock, writeNew } from '../lib/fsafe.js';
+import { readRegular, lockText, moveNoReplace, readPrivate, appendPrivate, replaceFile, safeDir, tryLock, unlock, writeNew } from '../lib/fsafe.js';
+import { startTime } from '../lib/proc.js';
 import { cleanup, tempDir } from './helpers/servers.js';
 
 const root = process.getuid?.() === 0;

@@ -160,7 +160,7 @@ export const schemas = {
     can_offload: num('1 when the socket can offload'),
   }),
   error: schema({
-    code: str('stable error code: not_found, not_a_file, permission_denied, connection_refused, connection_reset, timeout, too_large, empty, truncated, invalid_json, not_stats, http_error, io_error'),
+    code: str('stable error code: not_found, not_a_file, permission_denied, connection_refused, connection_reset, timeout, still_reading, too_large, empty, truncated, invalid_json, not_stats, http_error, io_error'),
     message: str('what failed, where, and what came back'),
   }),
 } satisfies Record<string, Schema>;

@@ -5,7 +5,7 @@
 // Unix-socket listeners have no such figure there, and are reported as not supported.
 
 import { readdirSync, readlinkSync } from 'node:fs';
-import { readFileBoundedSync } from './read.js';
+import { readFileBoundedSync } from '../read.js';
 
 /** /proc/net/tcp has ~150 bytes a socket: this is room for ~400,000 sockets, and a bound. */
 const PROC_NET_MAX = 64 * 1024 * 1024;

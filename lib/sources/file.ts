@@ -6,12 +6,12 @@
 
 import { describeEndpoint } from './address.js';
 import { SourceError } from '../errors.js';
-import { readFileBounded } from './read.js';
+import { readFileBounded } from '../read.js';
 import { decodeJson, repairNotice } from './json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from './types.js';
 import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
 import { isGunicornStatus, shapeGunicorn } from './gunicorn/shape.js';
-import { pidAlive } from './gunicorn/index.js';
+import { pidAlive } from '../proc.js';
 
 export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
   if (spec.address.endpoint.kind !== 'file') throw new Error('fileSource needs a file address');

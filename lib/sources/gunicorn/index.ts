@@ -11,23 +11,14 @@
 // reading belongs to a worker that just exited.
 
 import { readdirSync, statSync, type Stats } from 'node:fs';
-import { readFileBoundedSync } from '../read.js';
+import { readFileBoundedSync } from '../../read.js';
+import { pidAlive } from '../../proc.js';
 import { join } from 'node:path';
 import { SourceError, fromSystemError } from '../../errors.js';
 import { decodeJson } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { shapeGunicorn } from './shape.js';
 import { listenerHint, shapeGunicornDir } from './directory.js';
-
-/** Whether a pid is alive on this host (EPERM: alive, another user's). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

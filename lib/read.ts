@@ -1,4 +1,5 @@
-// Bounded reads of local files, for every source that reads one (file:, gunicorn:, /proc).
+// Bounded reads of local files, for every source that reads one (file:, gunicorn:, /proc) and
+// every file an output reads (header values, TLS files).
 //
 // The size a file claims is not trusted: /proc files say 0, a file can grow while it is read,
 // /dev/zero has no end, and a FIFO has no size and can block forever. So a read opens without
@@ -9,7 +10,7 @@
 // entries found by listing a directory that someone else may be able to write.
 
 import { closeSync, constants, fstatSync, open, read, close, openSync, readSync, type Stats } from 'node:fs';
-import { SourceError, fromSystemError } from '../errors.js';
+import { SourceError, fromSystemError } from './errors.js';
 
 export interface ReadLimits {
   maxBytes: number;

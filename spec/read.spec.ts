@@ -5,9 +5,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { SourceError } from '../../lib/errors.js';
-import { readFileBounded, readFileBoundedSync } from '../../lib/sources/read.js';
-import { cleanup, tempDir } from '../helpers/servers.js';
+import { SourceError } from '../lib/errors.js';
+import { readFileBounded, readFileBoundedSync } from '../lib/read.js';
+import { cleanup, tempDir } from './helpers/servers.js';
 
 async function failure(p: Promise<unknown>): Promise<SourceError> {
   try {
