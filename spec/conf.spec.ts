@@ -375,7 +375,7 @@ describe('conf/ samples', () => {
 
     it('the service stays up on an interval; the one-shot service is started by a 10 s timer', () => {
       expect(unit('wsgistat.service').ExecStart).to.include('--interval 10s');
-      expect(unit('wsgistat.service')).to.include({ Type: 'simple', KillSignal: 'SIGTERM' });
+      expect(unit('wsgistat.service')).to.include({ Type: 'simple', KillSignal: 'SIGTERM', ExecReload: '/bin/kill -HUP $MAINPID' });
       expect(unit('wsgistat-oneshot.service')).to.include({ Type: 'oneshot' });
       // A failed run must show in `systemctl --failed`, not be taken for success.
       expect(unit('wsgistat-oneshot.service')).to.not.have.property('SuccessExitStatus');
