@@ -1,0 +1,59 @@
+// The hooks directory (format 1) as someone else may have left it: entries that are symlinks,
+// FIFOs, damaged or oversized cost only themselves, and their content is never opened or quoted.
+
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SourceError } from '../../lib/errors.js';
+import { parseAddress } from '../../lib/sources/address.js';
+import { gunicornSource } from '../../lib/sources/gunicorn/index.js';
+import { cleanup, tempDir } from '../helpers/servers.js';
+
+const worker = (pid: number, requests: number) => JSON.stringify({ format: 'wsgistat-gunicorn/1', pid, requests, request_time_us: requests * 1000, exceptions: 0, status_2xx: requests, in_flight: 0, current: [] });
+
+describe('a gunicorn hooks directory with hostile entries', () => {
+  let dir: string;
+  let hooks: string;
+  beforeEach(() => {
+    dir = tempDir();
+    hooks = join(dir, 'hooks');
+    mkdirSync(hooks);
+    writeFileSync(join(hooks, 'master.json'), JSON.stringify({ format: 'wsgistat-gunicorn/1', pid: process.pid, workers: 2, worker_class: 'sync', bind: [] }));
+    writeFileSync(join(hooks, `worker-${process.pid}.json`), worker(process.pid, 7));
+    writeFileSync(join(hooks, `worker-${process.ppid}.json`), worker(process.ppid, 5));
+  });
+  afterEach(() => cleanup(dir));
+  const source = () => gunicornSource({ address: parseAddress(`gunicorn://${hooks}`), timeoutMs: 2000, maxBytes: 4096 }, { records: new Set(['summary']), vars: { kind: 'none' } }, () => true);
+
+  it('reads the good workers and leaves out, by name and reason only, every entry it cannot use', async () => {
+    symlinkSync('/etc/passwd', join(hooks, 'worker-11.json'));
+    expect(spawnSync('mkfifo', [join(hooks, 'worker-12.json')]).status).to.equal(0);
+    writeFileSync(join(hooks, 'worker-13.json'), 'oops Bearer secret-abc');
+    writeFileSync(join(hooks, 'worker-14.json'), `{"pid":14,"pad":"${'secret-abc'.repeat(500)}"}`);
+    writeFileSync(join(hooks, 'worker-15.json'), '[1,2]');
+    const sample = await source().collect();
+    expect(sample.bodies).to.deep.equal([{
+      type: 'summary', pid: process.pid, workers: 2, workers_busy: 0, workers_idle: 2, stale_entries: 0, in_flight: 0,
+      worker_class: 'sync', workers_configured: 2, requests: 12, running_time: 12000, exceptions: 0,
+      status_1xx: 0, status_2xx: 12, status_3xx: 0, status_4xx: 0, status_5xx: 0,
+    }]);
+    expect(sample.notices).to.deep.equal([
+      'left out 5 worker file(s) that could not be used: worker-11.json (not_a_file), worker-12.json (not_a_file), worker-13.json (invalid_json), worker-14.json (too_large), worker-15.json (not_stats)',
+    ]);
+  });
+
+  it('refuses a master.json that is a symlink, and never reads what it points to', async () => {
+    writeFileSync(join(dir, 'elsewhere.json'), '{"pid":1,"token":"secret-abc"}');
+    const master = join(hooks, 'master.json');
+    rmSync(master);
+    symlinkSync(join(dir, 'elsewhere.json'), master);
+    try {
+      await source().collect();
+      expect.fail('read through a symlink');
+    } catch (e) {
+      expect(e).to.be.instanceOf(SourceError);
+      expect([(e as SourceError).code, (e as SourceError).message]).to.deep.equal(['not_a_file', `status directory ${hooks}: master.json is a symlink; not followed`]);
+    }
+  });
+});
