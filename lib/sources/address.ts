@@ -26,7 +26,7 @@ const FORMS =
   'http://host:port, http+unix:///path, file:///path.json, gunicorn:///path.json';
 
 function fail(text: string, why: string): never {
-  throw new ConfigError(`source "${text}": ${why} (address forms: ${FORMS})`);
+  throw new ConfigError(`source ${JSON.stringify(text)}: ${why} (address forms: ${FORMS})`);
 }
 
 function unixEndpoint(text: string, rest: string): Endpoint {
