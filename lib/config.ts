@@ -3,17 +3,21 @@
 // all of them before any source is read; a bad value is a ConfigError naming the key, what was
 // expected and what was given.
 
-import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { ConfigError } from './errors.js';
+import { ConfigError, SourceError, describeBytes } from './errors.js';
 import { parseAddress } from './sources/address.js';
 import { sourceKey, type SourceSpec } from './sources/index.js';
 import { defaultStatePath, wsgistatDir } from './state.js';
 import { join } from 'node:path';
+import { readFileBoundedSync } from './read.js';
 import { parseHeader, parseOutput, resolveHeaders, type HeaderValue, type OutputSpec, type TlsFiles } from './sinks/outputs.js';
 import { parseListen } from './sources/backlog.js';
 import type { VarsPolicy } from './sources/types.js';
 import { RECORD_TYPES, type RecordType } from './records/types.js';
+
+/** A config file, a CA bundle or a key larger than this is not one: every read is bounded. */
+const CONFIG_MAX_BYTES = 1024 * 1024;
+const TLS_FILE_MAX_BYTES = 1024 * 1024;
 
 export interface Config {
   sources: SourceSpec[];
@@ -215,15 +219,18 @@ const FILE_KEYS = ['sources', ...OPTIONS.flatMap((o) => (o.key ? [o.key] : []))]
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileBoundedSync(path, `config file ${path}`, { maxBytes: CONFIG_MAX_BYTES }).toString('utf8');
   } catch (e) {
-    throw new ConfigError(`config file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new ConfigError(e instanceof SourceError && e.code === 'not_found' ? `config file ${path}: no such file` : (e as Error).message);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`config file ${path}: not valid JSON (${(e as Error).message})`);
+    // V8's message quotes the text around the error; a config file may hold secrets, so only the
+    // position is named.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new ConfigError(`config file ${path}: not valid JSON${at ? ` at character ${at}` : ''} (${describeBytes(Buffer.from(text))})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`config file ${path}`, 'a JSON object', value);
   const obj = value as Record<string, unknown>;
@@ -455,9 +462,10 @@ function resolveOutputs(pick: Picker): OutputSpec[] {
     for (const [what, path] of Object.entries(h.tls) as [keyof TlsFiles, string | undefined][]) {
       if (path === undefined) continue;
       try {
-        readFileSync(path);
+        readFileBoundedSync(path, path, { maxBytes: TLS_FILE_MAX_BYTES });
       } catch (e) {
-        throw new ConfigError(`output ${h.name}: cannot read the ${what === 'ca' ? 'CA file' : what === 'cert' ? 'client certificate' : 'client key'} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        const why = e instanceof SourceError ? e.code : (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new ConfigError(`output ${h.name}: cannot read the ${what === 'ca' ? 'CA file' : what === 'cert' ? 'client certificate' : 'client key'} ${path} (${why})`);
       }
     }
   }

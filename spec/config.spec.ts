@@ -130,7 +130,7 @@ describe('configuration', () => {
     });
 
     it('a file that is not JSON, or missing', () => {
-      expect(configError(['-c', file('{"sources": [')])).to.match(/^config file .*wsgistat\.json: not valid JSON \(/);
+      expect(configError(['-c', file('{"sources": [')])).to.match(/^config file .*wsgistat\.json: not valid JSON( at character \d+)? \(/);
       expect(configError(['-c', join(dir, 'none.json')])).to.equal(`config file ${join(dir, 'none.json')}: no such file`);
     });
   });
@@ -144,5 +144,16 @@ describe('configuration', () => {
 
   it('documents every option with a default', () => {
     for (const o of OPTIONS) expect(o.doc, o.flag).to.be.a('string').that.is.not.empty;
+  });
+
+  it('reads a config file, a CA file and a key bounded: a device is refused at once, a secret never quoted', () => {
+    expect(configError(['--config', '/dev/zero', 'unix:///s'])).to.equal('config file /dev/zero is a character device, not a regular file; not read');
+    const big = file('x'.repeat(1024 * 1024 + 1));
+    expect(configError(['--config', big, 'unix:///s'])).to.equal(`config file ${big} holds more than the size cap of 1048576 bytes (raise --max-bytes)`);
+    const secret = file('{"sources": ["unix:///s"], "token": Bearer-s3cr3t}');
+    const msg = configError(['--config', secret]);
+    expect(msg).to.match(/^config file .* not valid JSON( at character \d+)? \(\d+ bytes of JSON-like text, printable ASCII only\)$/);
+    expect(msg).to.not.include('s3cr3t');
+    expect(configError(['-o', 'https://127.0.0.1:1/t', '--ca-file', '/dev/urandom', 'unix:///s'])).to.equal('output https://127.0.0.1:1/t: cannot read the CA file /dev/urandom (not_a_file)');
   });
 });
