@@ -152,6 +152,7 @@ export function readFileBounded(path: string, where: string, opts: ReadOptions &
     // writer that never writes nor one that never stops can hold the run.
     async function readPipe(pipeFd: number) {
       const { Socket } = await import('node:net');
+      if (done) return close(pipeFd, () => {}); // timed out while node:net loaded
       const sock = new Socket({ fd: pipeFd, readable: true, writable: false });
       stopStream = () => sock.destroy();
       sock.on('data', (chunk: Buffer) => {

@@ -14,6 +14,7 @@
 
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { describeBytes } from '../errors.js';
 import { readRegular } from '../fsafe.js';
 import type { Got } from 'got';
 import { toJson } from '../records/serialize.js';
@@ -38,9 +39,28 @@ export function norikraField(name: string): string {
   return /^[0-9]/.test(safe) ? `_${safe}` : safe;
 }
 
-function short(text: string): string {
-  const one = text.replace(/\s+/g, ' ').trim();
-  return one.length > 300 ? `${one.slice(0, 300)}…` : one || '(empty body)';
+/** A receiver's answer for stderr and the dead-letter reason: its first lines, capped, with what
+ *  it quotes left out. A receiver that refuses a batch may echo part of it back (records, and
+ *  request variables with --vars), so a body that looks like data is only described. */
+export function short(text: string): string {
+  const one = text.split('\n').slice(0, 2).join(' ').replace(/\s+/g, ' ').trim();
+  if (one === '') return '(empty body)';
+  const err = norikraError(text);
+  if (err) return short(err);
+  if (/^[[{]/.test(one) || /[^\x20-\x7e]/.test(one)) return `(${describeBytes(Buffer.from(text))})`;
+  const unquoted = one.replace(/'[^']*'|"[^"]*"/g, '\'…\'');
+  return unquoted.length > 160 ? `${unquoted.slice(0, 160)}…` : unquoted;
+}
+
+/** Norikra's errors are `{"error": CLASS, "message": TEXT}`: the words, not the JSON. */
+function norikraError(text: string): string | undefined {
+  try {
+    const v = JSON.parse(text) as { error?: unknown; message?: unknown };
+    if (typeof v === 'object' && v !== null && typeof v.error === 'string') return `${v.error}${typeof v.message === 'string' ? `: ${v.message}` : ''}`;
+  } catch {
+    // not JSON
+  }
+  return undefined;
 }
 
 function networkReason(err: unknown, timeoutMs: number): string {
