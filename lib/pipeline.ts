@@ -59,6 +59,17 @@ function asSourceError(err: unknown): SourceError {
   return new SourceError('io_error', `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
+/** The notices each source gave at its last sample: in a continuous run, the same notice tick
+ *  after tick (a damaged worker file, a repaired document) is said once, and again only after a
+ *  sample without it. */
+const said = new WeakMap<Source, Set<string>>();
+
+function warnOnce(s: Source, notices: string[]): void {
+  const before = said.get(s);
+  for (const notice of notices) if (!before?.has(notice)) log.warn(sourceName(s), notice);
+  said.set(s, new Set(notices));
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 async function collectAll(sources: Source[], overrun: TickOptions['overrun']): Promise<PromiseSettledResult<Sample>[]> {
@@ -100,7 +111,7 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
   results.forEach((result, i) => {
     const s = sources[i]!;
     if (result.status === 'fulfilled') {
-      for (const notice of result.value.notices) log.warn(sourceName(s), notice);
+      warnOnce(s, result.value.notices);
       let bodies = result.value.bodies;
       if (rates) {
         const key = sourceKey(s.spec);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SourceError } from '../../lib/errors.js';
 import { parseAddress } from '../../lib/sources/address.js';
 import { gunicornSource } from '../../lib/sources/gunicorn/index.js';
+import { startWsgistat } from '../helpers/run.js';
 import { cleanup, tempDir } from '../helpers/servers.js';
 
 const worker = (pid: number, requests: number) => JSON.stringify({ format: 'wsgistat-gunicorn/1', pid, requests, request_time_us: requests * 1000, exceptions: 0, status_2xx: requests, in_flight: 0, current: [] });
@@ -55,5 +56,13 @@ describe('a gunicorn hooks directory with hostile entries', () => {
       expect(e).to.be.instanceOf(SourceError);
       expect([(e as SourceError).code, (e as SourceError).message]).to.deep.equal(['not_a_file', `status directory ${hooks}: master.json is a symlink; not followed`]);
     }
+  });
+
+  it('warns of a damaged entry once in a continuous run, not at every tick', async () => {
+    writeFileSync(join(hooks, 'worker-13.json'), 'oops');
+    const w = startWsgistat(['--interval', '1s', '--listen', 'none', `gunicorn://${hooks}`], { XDG_STATE_HOME: dir });
+    await w.waitFor('three ticks', () => w.lines.filter((l) => JSON.parse(l.text).type === 'summary').length >= 3);
+    expect(await w.stop('SIGTERM')).to.equal(0);
+    expect(w.stderr()).to.equal(`wsgistat: warning [source gunicorn://${hooks}] left out 1 worker file(s) that could not be used: worker-13.json (invalid_json)\n`);
   });
 });
