@@ -13,6 +13,8 @@ import { fetchStats } from '../../lib/sources/uwsgi/transport.js';
 import { parseAddress } from '../../lib/sources/address.js';
 
 export const APP = fileURLToPath(new URL('../../../spec/fixtures/app.py', import.meta.url));
+/** The app that wedges a recycled worker (unbit/uwsgi#2480). */
+export const STUCK_APP = fileURLToPath(new URL('../../../spec/fixtures/stuck_app.py', import.meta.url));
 
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -72,6 +74,8 @@ export interface UwsgiOptions {
   statsHttp?: boolean;
   workers?: number;
   threads?: number;
+  /** The WSGI file to run instead of spec/fixtures/app.py. */
+  app?: string;
   /** More uWSGI options, e.g. ['--stats-minified']. */
   extra?: string[];
   /** Start from an ini file instead (the conf/ spec): given the server's temporary directory and
@@ -155,7 +159,7 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
     : [
         '--plugin', 'python3', '--master', '--die-on-term', '--need-app',
         '--workers', String(opts.workers ?? 2), '--threads', String(opts.threads ?? 2),
-        '--http-socket', `127.0.0.1:${httpPort}`, '--wsgi-file', APP, '--stats', statsArg,
+        '--http-socket', `127.0.0.1:${httpPort}`, '--wsgi-file', opts.app ?? APP, '--stats', statsArg,
         ...(opts.statsHttp ? ['--stats-http'] : []), ...(opts.extra ?? []),
       ];
   let log = '';

@@ -101,7 +101,7 @@ describe('rates against real uWSGI', function () {
       waiting = Array.from({ length: 4 }, () => u.get('/').catch(() => 0));
       await until('the connections to queue up', async () => ((await peek(u)).listen_queue >= 4 ? true : undefined));
       const stuck = summaryOf(await run([u.stats]));
-      expect(stuck).to.include({ stalled: true, workers_busy: 0, workers_idle: 2, requests_delta: 0 });
+      expect(stuck).to.include({ stalled: true, workers_busy: 0, workers_idle: 0, workers_idle_reported: 2, workers_stuck: 2, requests_delta: 0 });
       expect(stuck.listen_queue).to.be.at.least(4);
     } finally {
       pids.forEach((pid) => process.kill(pid, 'SIGCONT'));

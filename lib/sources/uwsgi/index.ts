@@ -5,7 +5,8 @@ import { describeEndpoint } from '../address.js';
 import { decodeJson, repairNotice } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { fetchStats, PROBE_MS } from './transport.js';
-import { shapeUwsgi } from './shape.js';
+import { reportedPids, shapeUwsgi } from './shape.js';
+import { checkLiveness, isLocal } from './liveness.js';
 
 /** The same endpoint, written in the other mode's address form. */
 function otherModeAddress(spec: SourceSpec, served: 'raw' | 'http'): string {
@@ -35,7 +36,10 @@ export function uwsgiSocketSource(spec: SourceSpec, shape: ShapeOptions): Source
       const decoded = decodeJson(fetched.payload, describeEndpoint(spec.address.endpoint));
       const repaired = repairNotice(decoded);
       if (repaired) notices.push(repaired);
-      return { server: 'uwsgi', bodies: shapeUwsgi(decoded.value, shape), notices };
+      // Right after the read, so that the pids are as fresh as the document.
+      const pids = reportedPids(decoded.value);
+      const live = pids && checkLiveness(pids.master, pids.workers, isLocal(spec.address.endpoint));
+      return { server: 'uwsgi', bodies: shapeUwsgi(decoded.value, shape, live), notices };
     },
   };
 }

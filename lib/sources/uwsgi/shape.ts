@@ -4,6 +4,7 @@
 import { SourceError } from '../../errors.js';
 import type { Body, Scalar } from '../../records/types.js';
 import { wantsVar, type ShapeOptions, type VarsPolicy } from '../types.js';
+import { stuckReason, type Liveness } from './liveness.js';
 
 type Obj = Record<string, unknown>;
 
@@ -61,7 +62,29 @@ function coreCounts(w: Obj): [number, number] | undefined {
   return [w.cores.length, busy];
 }
 
-function summary(doc: Obj, workers: Obj[], sockets: Obj[]): Body {
+/** Why this worker serves nothing, from the /proc check; undefined when it may serve or is unknown. */
+function stuckOf(w: Obj, live: Liveness | undefined): 'zombie' | 'stopped' | undefined {
+  return live?.check === 'made' ? stuckReason(live.states.get(num(w.pid))) : undefined;
+}
+
+/** With a liveness check: uWSGI's own idle and accepting counts under their own names, the ones
+ *  without stuck workers (they are no capacity) under the usual names, and the check's outcome. */
+function addLiveness(body: Body, workers: Obj[], live: Liveness): void {
+  body.workers_idle_reported = body.workers_idle!;
+  body.workers_accepting_reported = body.workers_accepting!;
+  body.proc_check = live.check;
+  if (live.check !== 'made') return;
+  let stuck = 0;
+  for (const w of workers) {
+    if (!stuckOf(w, live)) continue;
+    stuck++;
+    if (String(w.status) === 'idle') (body.workers_idle as number)--;
+    if (num(w.accepting) === 1) (body.workers_accepting as number)--;
+  }
+  body.workers_stuck = stuck;
+}
+
+function summary(doc: Obj, workers: Obj[], sockets: Obj[], live: Liveness | undefined): Body {
   const body: Body = { type: 'summary' };
   for (const key of TOP) if (isScalar(doc[key])) body[key] = doc[key] as Scalar;
   const counts = { workers_busy: 0, workers_idle: 0, workers_cheap: 0, workers_pause: 0, workers_other: 0 };
@@ -82,6 +105,7 @@ function summary(doc: Obj, workers: Obj[], sockets: Obj[]): Body {
   body.workers = workers.length;
   Object.assign(body, counts);
   body.workers_accepting = accepting;
+  if (live) addLiveness(body, workers, live);
   TOTALS.forEach((k, i) => (body[k] = totals[i]!));
   if (cores !== undefined) {
     body.cores = cores;
@@ -99,9 +123,16 @@ function summary(doc: Obj, workers: Obj[], sockets: Obj[]): Body {
   return scalars(body, doc, SKIP_TOP);
 }
 
-function worker(w: Obj): Body {
+function worker(w: Obj, live: Liveness | undefined): Body {
   const body: Body = { type: 'worker', worker_id: num(w.id) };
   scalars(body, w, SKIP_ID);
+  if (live?.check === 'made') {
+    const state = live.states.get(num(w.pid));
+    if (state !== undefined) body.proc_state = state;
+    const reason = stuckOf(w, live);
+    body.stuck = reason !== undefined;
+    if (reason) body.stuck_reason = reason;
+  }
   const cc = coreCounts(w);
   if (cc) {
     body.cores = cc[0];
@@ -140,8 +171,15 @@ function socket(s: Obj): Body {
   return scalars({ type: 'socket' }, s, NO_SKIP);
 }
 
-/** Shapes one stats document into the record bodies asked for, summary first. */
-export function shapeUwsgi(doc: unknown, opts: ShapeOptions): Body[] {
+/** The pids the /proc check is asked about: the master, and every spawned worker's. */
+export function reportedPids(doc: unknown): { master: number; workers: number[] } | undefined {
+  if (!isUwsgiStats(doc)) return undefined;
+  return { master: num(doc.pid), workers: spawnedWorkers(doc).map((w) => num(w.pid)) };
+}
+
+/** Shapes one stats document into the record bodies asked for, summary first. `live`: the /proc
+ *  check of its pids (liveness.ts), when the document was read from a stats server just now. */
+export function shapeUwsgi(doc: unknown, opts: ShapeOptions, live?: Liveness): Body[] {
   if (!isUwsgiStats(doc)) {
     throw new SourceError('not_stats', 'the document is JSON but not a uWSGI stats document (no "workers" list)');
   }
@@ -149,8 +187,8 @@ export function shapeUwsgi(doc: unknown, opts: ShapeOptions): Body[] {
   const workers = spawnedWorkers(doc);
   const sockets = distinctSockets(doc);
   const out: Body[] = [];
-  if (want.has('summary')) out.push(summary(doc, workers, sockets));
-  if (want.has('worker')) for (const w of workers) out.push(worker(w));
+  if (want.has('summary')) out.push(summary(doc, workers, sockets, live));
+  if (want.has('worker')) for (const w of workers) out.push(worker(w, live));
   if (want.has('core')) {
     for (const w of workers) for (const c of list(w.cores)) out.push(core(num(w.id), c, opts.vars));
   }
