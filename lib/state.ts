@@ -71,9 +71,10 @@ export function stateProblem(v: unknown): string | undefined {
   if (!isNum(v.time)) return '"time" is not a number';
   if (!optNum(v.pid) || !optNum(v.listen_queue)) return '"pid" or "listen_queue" is not a number';
   if (v.summary !== undefined && !counts(v.summary)) return '"summary" is not an object of numbers';
+  if (v.summaryHist !== undefined && !counts(v.summaryHist)) return '"summaryHist" is not an object of numbers';
   if (!isObj(v.workers)) return '"workers" is not an object';
   for (const [id, w] of Object.entries(v.workers)) {
-    if (!isObj(w) || !optNum(w.pid) || !optNum(w.respawn_count) || !counts(w.c)) return `worker ${JSON.stringify(id)} is malformed`;
+    if (!isObj(w) || !optNum(w.pid) || !optNum(w.respawn_count) || !counts(w.c) || (w.h !== undefined && !counts(w.h))) return `worker ${JSON.stringify(id)} is malformed`;
   }
   return undefined;
 }

@@ -19,11 +19,12 @@
 //   format) skip such a sample. A new or vanished slot is not a reset: nothing is missed.
 
 import { COUNTERS } from './schemas.js';
+import { histogramDelta, percentiles, toSparse, type Sparse } from './latency.js';
 import type { Body } from './types.js';
 
 type Counts = Partial<Record<(typeof COUNTERS)[number], number>>;
 
-export interface SlotState { pid?: number; respawn_count?: number; c: Counts }
+export interface SlotState { pid?: number; respawn_count?: number; c: Counts; /** latency histogram */ h?: Sparse }
 
 /** What is kept of a sample, in memory or in the state file, to compute the next one's rates. */
 export interface RateState {
@@ -34,6 +35,18 @@ export interface RateState {
   workers: Record<string, SlotState>;
   /** The summary's own counters, for those no worker carries (gunicorn's status file). */
   summary?: Counts;
+  /** The summary's latency histogram (gunicorn format-2 hooks). */
+  summaryHist?: Sparse;
+}
+
+/** What a source knows beyond the bodies (lib/sources/types.ts Sample). */
+export interface RateExtras {
+  /** Latency histograms by worker id, and 'summary' for the server's. */
+  histograms?: ReadonlyMap<string, readonly number[]>;
+  /** The summary's counters are the server's own totals (dead workers' counts kept by the
+   *  master): their change is their own difference, not the sum of the live workers' changes,
+   *  which would miss what a worker served in its last interval. */
+  ownTotals?: boolean;
 }
 
 export interface RateResult {
@@ -71,9 +84,10 @@ function slotDeltas(now: Counts, prev: SlotState | undefined, restarted: boolean
 
 const NAMES = COUNTERS.map((k) => [k, `${k}_delta`, `${k}_per_sec`] as const);
 
-function addRates(b: Body, d: Counts, seconds: number): void {
+function addRates(b: Body, d: Counts, seconds: number, hist?: number[]): void {
   b.rate_interval = round(seconds, 3);
   if (d.requests !== undefined && d.running_time !== undefined && d.requests > 0) b.mean_rt = round(d.running_time / d.requests, 1);
+  if (hist) Object.assign(b, percentiles(hist));
   for (const [k, delta, perSec] of NAMES) {
     const v = d[k];
     if (v === undefined) continue;
@@ -90,12 +104,20 @@ function stalled(summary: Body, d: Counts, prevQueue: number | undefined): boole
 }
 
 /** Adds rate fields to the summary and worker bodies of one sample (in place). */
-export function applyRates(bodies: Body[], timeMs: number, prev: RateState | undefined, maxGapMs: number): RateResult {
+export function applyRates(bodies: Body[], timeMs: number, prev: RateState | undefined, maxGapMs: number, extras: RateExtras = {}): RateResult {
+  const hists = extras.histograms;
   const summary = bodies.find((b) => b.type === 'summary');
   const workers = bodies.filter((b) => b.type === 'worker');
   const state: RateState = { time: timeMs, pid: num(summary?.pid), listen_queue: num(summary?.listen_queue), workers: {} };
   if (summary) state.summary = counts(summary);
-  for (const w of workers) state.workers[String(w.worker_id)] = { pid: num(w.pid), respawn_count: num(w.respawn_count), c: counts(w) };
+  const summaryHist = hists?.get('summary');
+  if (summaryHist) state.summaryHist = toSparse(summaryHist);
+  for (const w of workers) {
+    const id = String(w.worker_id);
+    state.workers[id] = { pid: num(w.pid), respawn_count: num(w.respawn_count), c: counts(w) };
+    const h = hists?.get(id);
+    if (h) state.workers[id]!.h = toSparse(h);
+  }
   if (!prev) return { state };
   const gap = timeMs - prev.time;
   // Two samples in the same millisecond (ticks far shorter than any real interval): nothing to say.
@@ -110,10 +132,18 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
     const id = String(w.worker_id);
     const { d, reset: slotReset } = slotDeltas(state.workers[id]!.c, prev.workers[id], restarted, state.workers[id]!.respawn_count);
     reset ||= slotReset;
-    addRates(w, d, seconds);
+    const h = hists?.get(id);
+    const before = prev.workers[id];
+    addRates(w, d, seconds, h && histogramDelta(h, slotReset || !before ? undefined : before.h).delta);
     for (const k of COUNTERS) if (d[k] !== undefined) total[k] = (total[k] ?? 0) + d[k]!;
   }
-  if (summary) {
+  if (summary && extras.ownTotals) {
+    const own = slotDeltas(state.summary!, prev.summary ? { c: prev.summary } : undefined, restarted);
+    const h = summaryHist && histogramDelta(summaryHist, restarted || own.reset ? undefined : prev.summaryHist);
+    addRates(summary, own.d, seconds, h?.delta);
+    summary.stalled = stalled(summary, own.d, restarted ? undefined : prev.listen_queue);
+    summary.counters_reset = restarted || own.reset || (h?.reset ?? false);
+  } else if (summary) {
     const own = slotDeltas(state.summary!, prev.summary ? { c: prev.summary } : undefined, restarted);
     for (const k of COUNTERS) {
       if (total[k] === undefined && own.d[k] !== undefined && workers.every((w) => w[k] === undefined)) {

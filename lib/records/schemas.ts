@@ -20,7 +20,7 @@ const common = {
 
 const workerTotals = {
   requests: num('requests served, summed over workers (counter)'),
-  exceptions: num('uncaught exceptions, summed over workers (counter)'),
+  exceptions: num('uncaught exceptions, summed over workers (counter); gunicorn (wsgistat hooks): requests whose app raised into gunicorn, see "exceptions and status_5xx"'),
   harakiri_count: num('requests killed by harakiri, summed over workers (counter)'),
   signals: num('uWSGI signals handled, summed over workers (counter)'),
   tx: num('bytes sent, summed over workers (counter)'),
@@ -33,7 +33,7 @@ const workerTotals = {
 /** Counters of summary and worker records that get a change and a rate (records/rates.ts). */
 export const COUNTERS = [
   'requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'running_time', 'respawn_count',
-  'status_1xx', 'status_2xx', 'status_3xx', 'status_4xx', 'status_5xx',
+  'status_1xx', 'status_2xx', 'status_3xx', 'status_4xx', 'status_5xx', 'status_other', 'requests_aborted',
 ] as const;
 
 const UNITS: Record<string, string> = { tx: 'bytes', running_time: 'µs' };
@@ -48,6 +48,9 @@ function rateFields(scope: string): Record<string, Field> {
   const fields: Record<string, Field> = {
     rate_interval: num('seconds between this sample and the previous one, which the fields below cover; absent on a first sample'),
     mean_rt: num(`mean request time over the interval, µs: running_time_delta / requests_delta ${scope}; absent when no request ended`),
+    rt_p50: num(`gunicorn (wsgistat hooks): median request time over the interval ${scope}, µs, from the latency histogram (within 7.2 %; see "Latency percentiles"); absent when no request ended`),
+    rt_p90: num(`gunicorn (wsgistat hooks): 90th percentile of request time over the interval ${scope}, µs; absent when no request ended`),
+    rt_p99: num(`gunicorn (wsgistat hooks): 99th percentile of request time over the interval ${scope}, µs; absent when no request ended`),
   };
   for (const c of COUNTERS) {
     const unit = UNITS[c] ? `, ${UNITS[c]}` : '';
@@ -97,7 +100,13 @@ export const schemas = {
     workers_configured: num('gunicorn (wsgistat hooks): the workers setting'),
     worker_class: str('gunicorn (wsgistat hooks): sync, gthread, ...'),
     threads: num('gunicorn (wsgistat hooks): the threads setting'),
+    worker_connections: num('gunicorn (wsgistat hooks, gthread): the worker_connections setting, the limit of connections per worker'),
+    queued: num('gunicorn (wsgistat hooks, gthread): requests workers have accepted that wait for a thread, over all workers'),
+    connections: num('gunicorn (wsgistat hooks, gthread): connections the workers hold open (in flight, waiting, kept alive)'),
     ...statusClasses('over all workers'),
+    status_other: num('gunicorn (wsgistat hooks): requests that ended with no status sent (the client left) or one outside 100..599 (counter)'),
+    requests_aborted: num('gunicorn (wsgistat hooks, format 2): requests a worker had accepted and never answered because it died (SIGKILL, timeout) (counter)'),
+    workers_retired: num('gunicorn (wsgistat hooks, format 2): workers that exited since the master started, whose counts the master keeps in the totals'),
     file_total_accesses: num("gunicorn: the status file's own TotalAccesses (counter; also given as requests)"),
     file_busy_workers: num("gunicorn: the status file's own BusyWorkers, as written (it drifts; counts requests under gthread)"),
     file_idle_workers: num("gunicorn: the status file's own IdleWorkers, as written (it drifts, even below zero)"),
@@ -133,7 +142,10 @@ export const schemas = {
     request_path: str('gunicorn: path of the request in progress, without the query string, while busy'),
     request_start: num('gunicorn (wsgistat hooks): when the oldest request in progress started, epoch seconds'),
     in_flight: num('gunicorn (wsgistat hooks): requests this worker is serving now (more than 1 under gthread)'),
+    queued: num('gunicorn (wsgistat hooks, gthread): requests this worker accepted that wait for a thread'),
+    connections: num('gunicorn (wsgistat hooks, gthread): connections this worker holds open'),
     ...statusClasses('of this worker'),
+    status_other: num('gunicorn (wsgistat hooks): requests that ended with no status sent or one outside 100..599 (counter)'),
     ...rateFields('(this worker)'),
   }),
   core: schema({

@@ -36,6 +36,10 @@ export interface Sample {
   notices: string[];
   /** What a source knows of the server's listeners, for the backlog step (backlog-source.ts). */
   listener?: { pid: number; backlog?: number; unix: string[]; tcp: string[] };
+  /** Latency histograms (gunicorn format-2 hooks), by worker id and 'summary', for rates. */
+  histograms?: ReadonlyMap<string, readonly number[]>;
+  /** The summary's counters are the server's own totals, dead workers' included (records/rates.ts). */
+  ownTotals?: boolean;
 }
 
 export interface Source {

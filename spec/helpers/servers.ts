@@ -268,7 +268,7 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
     release: () => writeFileSync(releaseFile, ''),
     workerPids: () => {
       try {
-        return readdirSync(statusDir).flatMap((n) => (/^worker-(\d+)\.json$/.exec(n) ? [Number(RegExp.$1)] : []));
+        return readdirSync(statusDir).flatMap((n) => (/^worker-(\d+)\.(?:json|bin)$/.exec(n) ? [Number(RegExp.$1)] : []));
       } catch {
         return [];
       }

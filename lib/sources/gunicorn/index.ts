@@ -6,9 +6,12 @@
 // file is read again, with a short growing pause, until it holds a whole document or the source's
 // timeout runs out. A half-read state is never reported.
 //
-// A directory is the format of conf/gunicorn_wsgistat.py: every file in it is written whole (temp
-// file and rename), so one read each is enough; a worker file that vanishes between listing and
-// reading belongs to a worker that just exited.
+// A directory is the format of conf/gunicorn_wsgistat.py. Format 1 (the first hooks): every file
+// in it is written whole (temp file and rename), so one read each is enough; a worker file that
+// vanishes between listing and reading belongs to a worker that just exited. Format 2: each worker
+// updates its memory-mapped record in place, so a record is copied until two copies agree
+// (record.ts consistentCopy); the records are read before retired.json, in which the master adds a
+// reaped worker's counts before it removes the worker's record, so a count is never missed.
 
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { readFileBoundedSync } from '../../read.js';
@@ -18,7 +21,8 @@ import { SourceError, fromSystemError } from '../../errors.js';
 import { decodeJson } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { shapeGunicorn } from './shape.js';
-import { listenerHint, shapeGunicornDir } from './directory.js';
+import { listenerHint, shapeGunicornDir, shapeGunicornDir2 } from './directory.js';
+import { consistentCopy, parseRecord, recordProblem, type WorkerRecord } from './record.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,7 +60,7 @@ export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeo
  *  followed through a symlink and must be regular files of the directory's owner; a damaged,
  *  oversized or foreign worker file costs that worker only (counted, and named once in a notice
  *  without its content). */
-function readDirectory(dir: string, maxBytes: number): { master: Record<string, unknown>; workers: Record<string, unknown>[]; notices: string[] } {
+function readDirectory(dir: string, maxBytes: number): { master: Record<string, unknown>; workers: Record<string, unknown>[]; records: WorkerRecord[]; retired?: Record<string, unknown>; notices: string[] } {
   const where = `status directory ${dir}`;
   let names: string[];
   let check: (st: Stats) => string | undefined;
@@ -75,21 +79,36 @@ function readDirectory(dir: string, maxBytes: number): { master: Record<string, 
     throw new SourceError('not_found', `${where} has no master.json (is gunicorn running with conf/gunicorn_wsgistat.py, and WSGISTAT_GUNICORN_DIR set to this directory?)`);
   }
   const master = parse('master.json');
+  const format2 = master.format === 'wsgistat-gunicorn/2';
   const workers: Record<string, unknown>[] = [];
+  const records: WorkerRecord[] = [];
   const skipped: string[] = [];
   for (const name of names) {
-    if (!/^worker-\d+\.json$/.test(name)) continue;
     try {
-      workers.push(parse(name));
+      if (format2 && /^worker-\d+\.bin$/.test(name)) {
+        const read = () => readOnce(join(dir, name), maxBytes, `${where}: ${name}`, check);
+        const got = consistentCopy(read);
+        if (!got) {
+          skipped.push(`${name} (changing at every read)`);
+          continue;
+        }
+        const problem = recordProblem(got.copy);
+        if (problem) skipped.push(`${name} (${problem})`);
+        else records.push(parseRecord(got.copy));
+      } else if (!format2 && /^worker-\d+\.json$/.test(name)) {
+        workers.push(parse(name));
+      }
     } catch (e) {
       if (!(e instanceof SourceError)) throw e;
       if (e.code !== 'not_found') skipped.push(`${name} (${e.code})`); // not_found: the worker just exited
     }
   }
+  // Last: what the master kept of the workers it reaped, up to now.
+  const retired = format2 && names.includes('retired.json') ? parse('retired.json') : undefined;
   const notices = skipped.length
     ? [`left out ${skipped.length} worker file(s) that could not be used: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ', ...' : ''}`]
     : [];
-  return { master, workers, notices };
+  return { master, workers, records, retired, notices };
 }
 
 const isDirectory = (path: string) => {
@@ -109,7 +128,11 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
     server: 'gunicorn',
     async collect(): Promise<Sample> {
       if (isDirectory(path)) {
-        const { master, workers, notices } = readDirectory(path, spec.maxBytes);
+        const { master, workers, records, retired, notices } = readDirectory(path, spec.maxBytes);
+        if (master.format === 'wsgistat-gunicorn/2') {
+          const shaped = shapeGunicornDir2(master, records, retired, { ...shape, alive }, path);
+          return { server: 'gunicorn', bodies: shaped.bodies, notices: [...notices, ...shaped.notices], listener: listenerHint(master), histograms: shaped.histograms, ownTotals: true };
+        }
         const bodies = shapeGunicornDir(master, workers, { ...shape, alive }, path);
         return { server: 'gunicorn', bodies, notices, listener: listenerHint(master) };
       }
