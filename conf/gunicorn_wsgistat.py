@@ -62,10 +62,16 @@ REQUEST_VARS = {v.strip().upper() for v in os.environ.get("WSGISTAT_GUNICORN_REQ
 MAGIC = int.from_bytes(b"WSGIST02", "little")
 # Header words.
 W_MAGIC, W_VERSION, W_SEQ, W_IDENT, W_PID, W_MASTER, W_BOOTED_US, W_SLOTS, W_BUCKETS, W_FLAGS = range(10)
-W_REQUESTS, W_TIME_US, W_EXCEPTIONS = 10, 11, 12
-W_STATUS = 13  # 13..17: 1xx..5xx; 18: a status outside 100..599
+# Requests are not a word of their own: each ended request adds one to exactly one status word
+# (13..17: 1xx..5xx; 18: no status sent, or one outside 100..599), and requests are their sum, so
+# that a worker killed in the middle of an update never leaves a request without its status.
+W_TIME_US, W_EXCEPTIONS = 11, 12
+W_STATUS = 13
 W_STATUS_OTHER = 18
 W_IN_FLIGHT, W_TAKEN, W_FINISHED, W_CONNS = 19, 20, 21, 22
+# Requests this worker dropped because it was told to exit in the middle of them (the SIGABRT of
+# gunicorn's timeout, a SystemExit): not served, so not in the status words.
+W_ABORTED = 23
 HEADER_WORDS = 32
 # Histogram: bucket 0 is [0, 16 us); bucket k (1..126) is [2^((k+19)/5), 2^((k+20)/5)) us;
 # bucket 127 holds everything longer (about 617 s and more).
@@ -502,6 +508,9 @@ def post_request(worker, req, environ, resp):
     try:
         end = _mono()
         e = _exc_info()[1]
+        if e is not None and not isinstance(e, Exception):
+            _drop(w)  # SystemExit (gunicorn's timeout abort) or KeyboardInterrupt: not served
+            return
         if e is not None:
             if isinstance(e, StopIteration):  # gunicorn's way to close after a failure mid-body
                 e = e.__context__
@@ -521,7 +530,6 @@ def post_request(worker, req, environ, resp):
                     start = 0
                 if mv[W_IN_FLIGHT]:
                     mv[W_IN_FLIGHT] -= 1
-                mv[W_REQUESTS] += 1
                 if start:
                     us = (end - start) // 1000
                     mv[W_TIME_US] += us
@@ -544,6 +552,22 @@ def post_request(worker, req, environ, resp):
         _warn(worker.log, "post", "post_request: %s" % e)
 
 
+def _drop(w):
+    """A request the worker gives up on as it exits: counted as aborted, not as served."""
+    mv = w.mv
+    with w.lock:
+        slot = 0 if w.nslots == 1 else w.slot_of.get(_ident(), -1)
+        mv[W_SEQ] += 1
+        try:
+            if slot >= 0:
+                mv[W_SLOTS0 + slot * SLOT_WORDS] = 0
+            if mv[W_IN_FLIGHT]:
+                mv[W_IN_FLIGHT] -= 1
+            mv[W_ABORTED] += 1
+        finally:
+            mv[W_SEQ] += 1
+
+
 def worker_exit(server, worker):
     # The record stays: the master adds it to the totals when it reaps this worker (child_exit).
     pass
@@ -552,16 +576,20 @@ def worker_exit(server, worker):
 # ---------------------------------------------------------------- the master keeps the dead's counts
 
 
-COUNTER_WORDS = (("requests", W_REQUESTS), ("running_time", W_TIME_US), ("exceptions", W_EXCEPTIONS),
+COUNTER_WORDS = (("running_time", W_TIME_US), ("exceptions", W_EXCEPTIONS),
                  ("status_1xx", W_STATUS), ("status_2xx", W_STATUS + 1), ("status_3xx", W_STATUS + 2),
                  ("status_4xx", W_STATUS + 3), ("status_5xx", W_STATUS + 4), ("status_other", W_STATUS_OTHER))
 
 
+def requests_of(words):
+    return sum(words[W_STATUS:W_STATUS_OTHER + 1])
+
+
 def unanswered(words):
-    """Requests a worker had accepted and not answered: in flight, and (gthread) waiting for a
-    thread."""
+    """Requests a worker had accepted and not answered: dropped as it exited, in flight, and
+    (gthread) waiting for a thread."""
     waiting = words[W_TAKEN] - words[W_FINISHED] - words[W_IN_FLIGHT]
-    return words[W_IN_FLIGHT] + (waiting if waiting > 0 else 0)
+    return words[W_ABORTED] + words[W_IN_FLIGHT] + (waiting if waiting > 0 else 0)
 
 
 def absorb(dfd, pid):
@@ -579,6 +607,7 @@ def absorb(dfd, pid):
         if not isinstance(retired, dict) or retired.get("format") != FORMAT:
             retired = _empty_retired()
         if words[W_IDENT] not in retired["absorbed"]:
+            retired["requests"] = retired.get("requests", 0) + requests_of(words)
             for key, at in COUNTER_WORDS:
                 retired[key] = retired.get(key, 0) + words[at]
             hist = retired.get("histogram") or [0] * BUCKETS

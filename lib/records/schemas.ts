@@ -146,6 +146,7 @@ export const schemas = {
     connections: num('gunicorn (wsgistat hooks, gthread): connections this worker holds open'),
     ...statusClasses('of this worker'),
     status_other: num('gunicorn (wsgistat hooks): requests that ended with no status sent or one outside 100..599 (counter)'),
+    requests_aborted: num('gunicorn (wsgistat hooks, format 2): requests this worker dropped as it was told to exit (gunicorn\'s timeout abort) (counter)'),
     ...rateFields('(this worker)'),
   }),
   core: schema({

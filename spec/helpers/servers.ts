@@ -218,6 +218,14 @@ export interface GunicornOptions {
   workerClass?: 'sync' | 'gthread';
   workers?: number;
   threads?: number;
+  /** More gunicorn arguments (before the app), e.g. ['--max-requests', '10']. */
+  args?: string[];
+  /** More environment for gunicorn (WSGISTAT_GUNICORN_GROUP, ...). */
+  env?: Record<string, string>;
+  /** The hooks' directory; by default a fresh one in the server's temporary directory. */
+  statusDir?: string;
+  /** Whether to wait until every worker has its status file (false: the hooks may refuse). */
+  waitForStatus?: boolean;
 }
 
 export interface Gunicorn {
@@ -238,7 +246,7 @@ export interface Gunicorn {
 /** Starts Debian's gunicorn with conf/gunicorn_wsgistat.py on loopback. */
 export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicorn> {
   const dir = tempDir();
-  const statusDir = join(dir, 'status');
+  const statusDir = opts.statusDir ?? join(dir, 'status');
   const httpPort = await freePort();
   const releaseFile = join(dir, 'release');
   const workers = opts.workers ?? 2;
@@ -246,13 +254,14 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
     '-c', HOOKS, '--chdir', dirname(APP), '--bind', `127.0.0.1:${httpPort}`, '--workers', String(workers),
     '--graceful-timeout', '5', '--timeout', '30',
     ...(opts.workerClass === 'gthread' ? ['--worker-class', 'gthread', '--threads', String(opts.threads ?? 4)] : []),
+    ...(opts.args ?? []),
     'app:application',
   ];
   let log = '';
   let stopped = false;
   const proc = spawn('gunicorn', args, {
     cwd: dir,
-    env: { ...process.env, WSGISTAT_GUNICORN_DIR: statusDir, WSGISTAT_RELEASE: releaseFile },
+    env: { ...process.env, WSGISTAT_GUNICORN_DIR: statusDir, WSGISTAT_RELEASE: releaseFile, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d) => (log += d));
@@ -286,7 +295,7 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
       if (proc.exitCode !== null) throw new Error(`gunicorn exited: ${log.slice(-800)}`);
       return (await g.get('/')) === 200 ? true : undefined;
     });
-    await until('every gunicorn worker to write its status', () => (g.workerPids().length === workers ? true : undefined));
+    if (opts.waitForStatus !== false) await until('every gunicorn worker to write its status', () => (g.workerPids().length === workers ? true : undefined));
   } catch (e) {
     await g.stop();
     throw e;

@@ -81,6 +81,7 @@ function counters(r: WorkerRecord): Record<string, number> {
   const c: Record<string, number> = { requests: r.requests, running_time: r.running_time, exceptions: r.exceptions };
   STATUS_NAMES.forEach((n, i) => (c[n] = r.status[i]!));
   c.status_other = r.statusOther;
+  c.requests_aborted = r.aborted;
   return c;
 }
 

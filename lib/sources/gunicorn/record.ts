@@ -5,8 +5,8 @@
 export const MAGIC = Buffer.from('WSGIST02', 'latin1');
 export const W = {
   version: 1, seq: 2, ident: 3, pid: 4, master: 5, bootedUs: 6, slots: 7, buckets: 8, flags: 9,
-  requests: 10, timeUs: 11, exceptions: 12, status: 13, statusOther: 18,
-  inFlight: 19, taken: 20, finished: 21, conns: 22,
+  timeUs: 11, exceptions: 12, status: 13, statusOther: 18,
+  inFlight: 19, taken: 20, finished: 21, conns: 22, aborted: 23,
 } as const;
 export const HEADER_WORDS = 32;
 export const BUCKETS = 128;
@@ -25,6 +25,7 @@ export interface WorkerRecord {
   master: number;
   bootedUs: number;
   flags: number;
+  /** The sum of the status words: each ended request adds to exactly one. */
   requests: number;
   running_time: number;
   exceptions: number;
@@ -36,6 +37,8 @@ export interface WorkerRecord {
   taken: number;
   finished: number;
   conns: number;
+  /** Requests the worker dropped as it was told to exit (gunicorn's timeout abort). */
+  aborted: number;
   histogram: number[];
   /** The requests in flight, oldest first. */
   current: InFlight[];
@@ -79,11 +82,13 @@ export function parseRecord(b: Buffer): WorkerRecord {
   current.sort((x, y) => x.mono - y.mono);
   const histogram: number[] = new Array(BUCKETS);
   for (let k = 0; k < BUCKETS; k++) histogram[k] = word(b, HEADER_WORDS + k);
+  const status = [0, 1, 2, 3, 4].map((i) => word(b, W.status + i));
+  const statusOther = word(b, W.statusOther);
   return {
     seq: word(b, W.seq), ident: word(b, W.ident), pid: word(b, W.pid), master: word(b, W.master), bootedUs: word(b, W.bootedUs), flags,
-    requests: word(b, W.requests), running_time: word(b, W.timeUs), exceptions: word(b, W.exceptions),
-    status: [0, 1, 2, 3, 4].map((i) => word(b, W.status + i)), statusOther: word(b, W.statusOther),
-    inFlight: word(b, W.inFlight), taken: word(b, W.taken), finished: word(b, W.finished), conns: word(b, W.conns),
+    requests: status.reduce((a, c) => a + c, statusOther), running_time: word(b, W.timeUs), exceptions: word(b, W.exceptions),
+    status, statusOther,
+    inFlight: word(b, W.inFlight), taken: word(b, W.taken), finished: word(b, W.finished), conns: word(b, W.conns), aborted: word(b, W.aborted),
     histogram, current: current.map(({ mono: _, ...r }) => r),
   };
 }
