@@ -17,8 +17,9 @@ import type { Rec } from '../records/types.js';
 import type { SourceSpec } from '../sources/types.js';
 
 type Summary = Rec;
-/** gauge: the value now; per_minute / per_second: a counter's rate; mean_ms: mean_rt in ms. */
-type Kind = 'gauge' | 'per_minute' | 'per_second' | 'mean_ms';
+/** gauge: the value now; per_minute / per_second: a counter's rate; mean_ms: mean_rt in ms;
+ *  interval_ms: a request time of the interval (rt_p50...) in ms. */
+type Kind = 'gauge' | 'per_minute' | 'per_second' | 'mean_ms' | 'interval_ms';
 
 interface MetricDef {
   name: string;
@@ -55,19 +56,28 @@ export const GRAPHS: GraphDef[] = [
       gauge('pause', 'Pause', 'workers_pause'), gauge('other', 'Other', 'workers_other'),
     ],
   },
-  { key: 'queue', label: 'Accept queue', unit: 'integer', metrics: [gauge('listen_queue', 'Waiting connections', 'listen_queue')] },
+  {
+    key: 'queue', label: 'Accept queue', unit: 'integer',
+    metrics: [gauge('listen_queue', 'Waiting connections', 'listen_queue'), gauge('queued', 'Accepted, waiting for a thread', 'queued')],
+  },
   { key: 'req', label: 'Requests per minute', unit: 'float', metrics: [perMinute('requests', 'Requests', 'requests')] },
   {
     key: 'errors', label: 'Errors per minute', unit: 'float',
-    metrics: [perMinute('exceptions', 'Exceptions', 'exceptions'), perMinute('harakiri', 'Harakiri kills', 'harakiri_count')],
+    metrics: [
+      perMinute('exceptions', 'Exceptions', 'exceptions'), perMinute('harakiri', 'Harakiri kills', 'harakiri_count'),
+      perMinute('aborted', 'Aborted requests', 'requests_aborted'),
+    ],
   },
   {
     key: 'status', label: 'Responses per minute', unit: 'float', stacked: true,
     metrics: [1, 2, 3, 4, 5].map((c) => perMinute(`status_${c}xx`, `${c}xx`, `status_${c}xx`)),
   },
   {
-    key: 'latency', label: 'Mean request time', unit: 'milliseconds',
-    metrics: [{ name: 'mean', label: 'Mean', kind: 'mean_ms', field: 'running_time', when: (s) => num(s.requests) !== undefined }],
+    key: 'latency', label: 'Request time', unit: 'milliseconds',
+    metrics: [
+      { name: 'mean', label: 'Mean', kind: 'mean_ms', field: 'running_time', when: (s) => num(s.requests) !== undefined },
+      ...(['p50', 'p90', 'p99'] as const).map((p): MetricDef => ({ name: p, label: p, kind: 'interval_ms', field: `rt_${p}` })),
+    ],
   },
   { key: 'traffic', label: 'Bytes sent', unit: 'bytes/sec', metrics: [{ name: 'tx', label: 'Sent', kind: 'per_second', field: 'tx' }] },
   { key: 'respawns', label: 'Worker spawns per minute', unit: 'float', metrics: [perMinute('respawns', 'Spawns', 'respawn_count')] },
@@ -101,6 +111,10 @@ function carries(m: MetricDef, s: Summary): boolean {
 function valueOf(m: MetricDef, s: Summary): number | undefined {
   if (m.kind === 'gauge') return m.value ? m.value(s) : num(s[m.field]);
   if (s.counters_reset !== false) return undefined;
+  if (m.kind === 'interval_ms') {
+    const ms = num(s[m.field]);
+    return ms === undefined ? undefined : round(ms / 1000);
+  }
   if (m.kind === 'mean_ms') {
     const mean = num(s.mean_rt);
     return mean === undefined ? undefined : round(mean / 1000);

@@ -151,7 +151,10 @@ describe('gunicorn format-2 hooks: totals that never lose a request', function (
       const run = await until('7 requests taken by the workers', async () => {
         const r = await wsgistat(['--no-state', g.status]);
         const s = summaryOf(r);
-        return s.in_flight + s.queued === 7 ? r : undefined;
+        // Settled: every taken request is on a thread or waiting for one (a request is briefly
+        // neither while its thread reads it).
+        const settled = workersOf(r).every((w) => w.queued === 0 || w.in_flight === 2);
+        return s.in_flight + s.queued === 7 && settled ? r : undefined;
       });
       const s = summaryOf(run);
       const workers = workersOf(run);

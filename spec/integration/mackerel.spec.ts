@@ -133,15 +133,17 @@ describe('--format mackerel against real servers', function () {
     const printed = names(run);
     expect(printed.filter((n) => n.startsWith('uwsgi.web.'))).to.deep.equal(UWSGI.map((n) => `uwsgi.web.${n}`));
     expect(printed.filter((n) => n.startsWith('gunicorn.api.'))).to.deep.equal([
-      'workers.busy', 'workers.idle', 'queue.listen_queue', 'req.requests', 'errors.exceptions',
+      'workers.busy', 'workers.idle', 'queue.listen_queue', 'queue.queued', 'req.requests', 'errors.exceptions', 'errors.aborted',
       'status.status_1xx', 'status.status_2xx', 'status.status_3xx', 'status.status_4xx', 'status.status_5xx',
-      'latency.mean', 'cores.busy', 'stale.entries',
+      'latency.mean', 'latency.p50', 'latency.p90', 'latency.p99', 'cores.busy', 'stale.entries',
     ].map((n) => `gunicorn.api.${n}`));
     expect(printed.every((n) => n.startsWith('uwsgi.web.') || n.startsWith('gunicorn.api.'))).to.equal(true);
     const perMinute = Math.round((12 / ((t2 - t1) / 1000)) * 60 * 1000) / 1000;
     expect(valueOf(run, 'gunicorn.api.req.requests')).to.equal(perMinute);
     expect(valueOf(run, 'gunicorn.api.status.status_2xx')).to.equal(perMinute);
     expect(valueOf(run, 'gunicorn.api.stale.entries')).to.equal(0);
+    expect(valueOf(run, 'gunicorn.api.errors.aborted')).to.equal(0);
+    expect(valueOf(run, 'gunicorn.api.latency.p50')).to.be.above(0).and.at.most(valueOf(run, 'gunicorn.api.latency.p99')!);
     expect(valueOf(run, 'uwsgi.web.req.requests')).to.equal(Math.round((3 / ((t2 - t1) / 1000)) * 60 * 1000) / 1000);
     const meta = await a.run(sources, { MACKEREL_AGENT_PLUGIN_META: '1' });
     expect(defined(meta)).to.deep.equal(printed);

@@ -76,7 +76,7 @@ describe('mackerel format', () => {
           label: 'gunicorn api Responses per minute', unit: 'float',
           metrics: [1, 2, 3, 4, 5].map((c) => ({ name: `status_${c}xx`, label: `${c}xx`, stacked: true })),
         },
-        'gunicorn.api.latency': { label: 'gunicorn api Mean request time', unit: 'milliseconds', metrics: [{ name: 'mean', label: 'Mean', stacked: false }] },
+        'gunicorn.api.latency': { label: 'gunicorn api Request time', unit: 'milliseconds', metrics: [{ name: 'mean', label: 'Mean', stacked: false }] },
         'gunicorn.api.cores': { label: 'gunicorn api Cores in a request', unit: 'integer', metrics: [{ name: 'busy', label: 'Busy', stacked: true }] },
         'gunicorn.api.stale': { label: 'gunicorn api Stale status entries', unit: 'integer', metrics: [{ name: 'entries', label: 'Entries of gone workers', stacked: false }] },
       },
