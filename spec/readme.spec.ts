@@ -88,7 +88,8 @@ describe('README', () => {
   });
 
   it('shows the error record wsgistat prints for a missing socket', async () => {
-    const shown = JSON.parse(README.split('```json\n')[1]!.split('```')[0]!);
+    const blocks = README.split('```json\n').slice(1).map((b) => b.split('```')[0]!);
+    const shown = JSON.parse(blocks.find((b) => b.includes('"type":"error"'))!);
     const run = await wsgistat(['--hostname', 'web1', '/run/uwsgi/app.stats']);
     expect({ ...shown, time: 0 }).to.deep.equal({ ...run.records[0], time: 0 });
   });
