@@ -5,7 +5,7 @@
 // bucket 127 for everything from about 617 s on. The p-th percentile is the request time of
 // nearest rank ceil(p/100 · n) among the n requests that ended in the interval; it is estimated as
 // the geometric middle of the bucket that holds that rank, so the estimate is within a factor of
-// 2^(1/10) (7.2 %) of the true value between 16 µs and 617 s. Under 16 µs it reads 16; in the last
+// 2^(1/10) (7.2 %) of the true value between 16 µs and 617 s, then rounded to a whole µs. Under 16 µs it reads 16; in the last
 // bucket, 617 s.
 
 export const BUCKETS = 128;

@@ -31,6 +31,9 @@ interface MetricDef {
   value?: (s: Summary) => number | undefined;
   /** The metric is printed for this server only when this holds (a memory figure uWSGI fills). */
   when?: (s: Summary) => boolean;
+  /** Whether the server carries the metric, when its field can be absent from a sample that has
+   *  no value for it (a percentile when no request ended): its graph is defined all the same. */
+  carried?: (s: Summary) => boolean;
 }
 
 interface GraphDef {
@@ -76,7 +79,8 @@ export const GRAPHS: GraphDef[] = [
     key: 'latency', label: 'Request time', unit: 'milliseconds',
     metrics: [
       { name: 'mean', label: 'Mean', kind: 'mean_ms', field: 'running_time', when: (s) => num(s.requests) !== undefined },
-      ...(['p50', 'p90', 'p99'] as const).map((p): MetricDef => ({ name: p, label: p, kind: 'interval_ms', field: `rt_${p}` })),
+      // The format-2 gunicorn hooks keep latency histograms; their summaries carry requests_aborted.
+      ...(['p50', 'p90', 'p99'] as const).map((p): MetricDef => ({ name: p, label: p, kind: 'interval_ms', field: `rt_${p}`, carried: (s) => num(s.requests_aborted) !== undefined })),
     ],
   },
   { key: 'traffic', label: 'Bytes sent', unit: 'bytes/sec', metrics: [{ name: 'tx', label: 'Sent', kind: 'per_second', field: 'tx' }] },
@@ -103,6 +107,7 @@ function round(x: number): number {
  *  whenever there is a value: gauges now, rates once there is a previous sample. */
 function carries(m: MetricDef, s: Summary): boolean {
   if (m.when && !m.when(s)) return false;
+  if (m.carried) return m.carried(s);
   return m.value ? m.value(s) !== undefined : num(s[m.field]) !== undefined;
 }
 

@@ -15,13 +15,13 @@ const histogramOf = (us: number[]) => {
 const nearestRank = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.max(1, Math.ceil((p / 100) * xs.length)) - 1]!;
 
 describe('latency percentiles', () => {
-  it('are within 7.2 % of the true nearest-rank percentile from 16 µs to 600 s (property)', () => {
+  it('are within 7.2 % (and the rounding to a whole µs) of the true nearest-rank percentile from 16 µs to 600 s (property)', () => {
     fc.assert(fc.property(fc.array(fc.double({ min: 16, max: 6e8, noNaN: true }), { minLength: 1, maxLength: 400 }), (us) => {
       const got = percentiles(histogramOf(us));
       for (const [name, p] of [['rt_p50', 50], ['rt_p90', 90], ['rt_p99', 99]] as const) {
         const truth = nearestRank(us, p);
-        const ratio = got[name]! / truth;
-        expect(ratio, `${name}: ${got[name]} for ${truth}`).to.be.within(1 / 1.0725, 1.0725);
+        // 7.2 % of the bucket, plus the rounding to a whole µs.
+        expect(Math.abs(got[name]! - truth), `${name}: ${got[name]} for ${truth}`).to.be.at.most(truth * 0.0725 + 0.5);
       }
     }));
   });

@@ -56,7 +56,8 @@ export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeo
   }
 }
 
-/** Reads the status directory: master.json and every worker-<pid>.json. Entries are never
+/** Reads the status directory: master.json, every worker-<pid>.json (format 1) or worker-<pid>.bin
+ *  and retired.json (format 2). Entries are never
  *  followed through a symlink and must be regular files of the directory's owner; a damaged,
  *  oversized or foreign worker file costs that worker only (counted, and named once in a notice
  *  without its content). */
