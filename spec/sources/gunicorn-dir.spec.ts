@@ -1,4 +1,4 @@
-// The hooks directory (format 1) as someone else may have left it: entries that are symlinks,
+// The hooks directory (formats 1 and 2) as someone else may have left it: entries that are symlinks,
 // FIFOs, damaged or oversized cost only themselves, and their content is never opened or quoted.
 
 import { expect } from 'chai';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SourceError } from '../../lib/errors.js';
 import { parseAddress } from '../../lib/sources/address.js';
 import { gunicornSource } from '../../lib/sources/gunicorn/index.js';
+import { BUCKETS, MAGIC, W, recordBytes } from '../../lib/sources/gunicorn/record.js';
 import { startWsgistat } from '../helpers/run.js';
 import { cleanup, tempDir } from '../helpers/servers.js';
 
@@ -64,5 +65,51 @@ describe('a gunicorn hooks directory with hostile entries', () => {
     await w.waitFor('three ticks', () => w.lines.filter((l) => JSON.parse(l.text).type === 'summary').length >= 3);
     expect(await w.stop('SIGTERM')).to.equal(0);
     expect(w.stderr()).to.equal(`wsgistat: warning [source gunicorn://${hooks}] left out 1 worker file(s) that could not be used: worker-13.json (invalid_json)\n`);
+  });
+});
+
+describe('a format-2 hooks directory with hostile entries', () => {
+  let dir: string;
+  let hooks: string;
+  /** A worker record as the hooks write it: pid, master, ident and 2xx responses. */
+  function record(pid: number, master: number, ident: number, ok: number): Buffer {
+    const b = Buffer.alloc(recordBytes(1));
+    MAGIC.copy(b, 0);
+    const set = (i: number, v: number) => b.writeBigUInt64LE(BigInt(v), i * 8);
+    set(W.version, 2);
+    set(W.slots, 1);
+    set(W.buckets, BUCKETS);
+    set(W.pid, pid);
+    set(W.master, master);
+    set(W.ident, ident);
+    set(W.status + 1, ok);
+    set(W.timeUs, ok * 100);
+    return b;
+  }
+  beforeEach(() => {
+    dir = tempDir();
+    hooks = join(dir, 'hooks');
+    mkdirSync(hooks);
+    writeFileSync(join(hooks, 'master.json'), JSON.stringify({ format: 'wsgistat-gunicorn/2', pid: process.pid, workers: 1, worker_class: 'sync', bind: [] }));
+    writeFileSync(join(hooks, `worker-${process.pid}.bin`), record(process.pid, process.pid, 7, 5));
+  });
+  afterEach(() => cleanup(dir));
+  const source = () => gunicornSource({ address: parseAddress(`gunicorn://${hooks}`), timeoutMs: 2000, maxBytes: 1 << 16 }, { records: new Set(['summary']), vars: { kind: 'none' } }, () => true);
+
+  it('adds what the master kept, skips a record it already kept, and leaves out every entry it cannot use', async () => {
+    writeFileSync(join(hooks, 'retired.json'), JSON.stringify({ format: 'wsgistat-gunicorn/2', requests: 40, status_2xx: 40, running_time: 4000, requests_aborted: 2, workers_retired: 3, histogram: [], absorbed: [9] }));
+    writeFileSync(join(hooks, 'worker-21.bin'), record(21, process.pid, 9, 40)); // already in retired.json
+    writeFileSync(join(hooks, 'worker-22.bin'), record(22, 1, 10, 3)); // another master's
+    symlinkSync(join(hooks, `worker-${process.pid}.bin`), join(hooks, 'worker-23.bin'));
+    expect(spawnSync('mkfifo', [join(hooks, 'worker-24.bin')]).status).to.equal(0);
+    writeFileSync(join(hooks, 'worker-25.bin'), 'Bearer secret-abc');
+    writeFileSync(join(hooks, 'worker-26.bin'), record(26, process.pid, 11, 1).subarray(0, 1000));
+    const sample = await source().collect();
+    expect(sample.bodies[0]).to.include({ workers: 1, requests: 45, status_2xx: 45, running_time: 4500, requests_aborted: 2, workers_retired: 3, stale_entries: 0 });
+    expect(sample.ownTotals).to.equal(true);
+    expect(sample.notices).to.deep.equal([
+      'left out 4 worker file(s) that could not be used: worker-23.bin (not_a_file), worker-24.bin (not_a_file), worker-25.bin (not a wsgistat worker record), worker-26.bin (not a wsgistat worker record)',
+      `${hooks} holds 1 worker record(s) of another gunicorn master (pid 1), left out: give each gunicorn its own WSGISTAT_GUNICORN_DIR`,
+    ]);
   });
 });
