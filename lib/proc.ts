@@ -1,6 +1,7 @@
-// Facts about local processes, for the files that name one (locks, gunicorn worker entries).
+// Facts about local processes, read from /proc: for the files that name one (locks, gunicorn
+// worker records) and for uWSGI's stuck-worker check (sources/uwsgi/liveness.ts).
 
-import { readFileBoundedSync } from './read.js';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Whether a pid is alive on this host (EPERM: alive, another user's). */
 export function pidAlive(pid: number): boolean {
@@ -12,14 +13,53 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, it
- *  names one process, so a pid reused by another process is told apart. undefined: no such process
- *  (or no /proc). The command name in parentheses may hold spaces and ')': fields count from the
- *  last ')'. */
+export interface ProcStat {
+  /** R, S, D, T, Z, ... */
+  state: string;
+  ppid: number;
+  /** Clock ticks since boot (field 22): with the pid, it names one process. */
+  startTime: string;
+}
+
+/** A `/proc/<pid>/stat` line. The command name is in parentheses and may itself hold spaces and
+ *  parentheses, so the fields are read after the last ")": state is field 3, ppid 4, start time 22. */
+export function parseStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = text.slice(close + 2).split(' ');
+  const ppid = Number(fields[1]);
+  if (!fields[0] || !Number.isInteger(ppid) || fields[19] === undefined) return undefined;
+  return { state: fields[0], ppid, startTime: fields[19] };
+}
+
+const BUF = Buffer.alloc(4096);
+
+/** Reads `/proc/<pid>/stat` (one read of at most 4 KiB); undefined when the pid does not exist.
+ *  Throws on EACCES and the like. */
+export function readStat(pid: number, root = '/proc'): ProcStat | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`${root}/${pid}/stat`, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw e;
+  }
+  try {
+    const n = readSync(fd, BUF, 0, BUF.length, 0);
+    return parseStat(BUF.toString('latin1', 0, n));
+  } catch (e) {
+    // The process ended between open and read.
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A process's start time, or undefined: no such process (or no usable /proc). */
 export function startTime(pid: number): string | undefined {
   try {
-    const stat = readFileBoundedSync(`/proc/${pid}/stat`, `/proc/${pid}/stat`, { maxBytes: 4096 }).toString('latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return readStat(pid)?.startTime;
   } catch {
     return undefined;
   }

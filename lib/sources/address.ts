@@ -3,6 +3,7 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { splitHostPort } from '../hostport.js';
 
 /** Where bytes come from: a stream socket, or a file. */
 export type Endpoint =
@@ -40,12 +41,10 @@ function unixEndpoint(text: string, rest: string): Endpoint {
 
 /** Parses `host:port`, `[v6]:port` or `:port` (which means the loopback address). */
 function hostPort(text: string, rest: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]*)):(\d{1,5})$/.exec(rest);
-  if (!m) fail(text, 'expected host:port');
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) fail(text, `port ${m[3]} is out of range 1-65535`);
-  const host = m[1] ?? (m[2] === '' || m[2] === '0.0.0.0' ? '127.0.0.1' : m[2]!);
-  return { host: host === '::' ? '::1' : host, port };
+  const hp = splitHostPort(rest);
+  if ('problem' in hp) return fail(text, hp.problem);
+  const host = hp.host === '' || hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host;
+  return { host: host === '::' ? '::1' : host, port: hp.port };
 }
 
 function httpAddress(text: string, rest: string, overUnix: boolean): Address {

@@ -6,6 +6,7 @@
 
 import { readdirSync, readlinkSync } from 'node:fs';
 import { readFileBoundedSync } from '../read.js';
+import { splitHostPort } from '../hostport.js';
 
 /** /proc/net/tcp has ~150 bytes a socket: this is room for ~400,000 sockets, and a bound. */
 const PROC_NET_MAX = 64 * 1024 * 1024;
@@ -100,9 +101,6 @@ export function somaxconn(): number | undefined {
 
 /** "host:port", "[v6]:port" or ":port" → parts, or undefined. */
 export function parseListen(text: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]*)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  const hp = splitHostPort(text.trim());
+  return 'problem' in hp ? undefined : { host: hp.host || '0.0.0.0', port: hp.port };
 }

@@ -6,53 +6,18 @@
 // The check is made only when it can be trusted: the document's master pid is a process here and the
 // worker pids it reports are its children (ppid in /proc/<pid>/stat). Otherwise the stats server is
 // on another host or in another pid namespace, or the pid was reused, and nothing is guessed.
-// Every read is one small file (/proc/<pid>/stat is under 1 KiB), bounded by a fixed buffer.
+// Every read is one small file (/proc/<pid>/stat is under 1 KiB), bounded by a fixed buffer (proc.ts).
 
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readStat } from '../../proc.js';
 import type { Endpoint } from '../address.js';
 
 /** Why the check was or was not made; the summary's `proc_check`. */
 export type ProcCheck = 'made' | 'remote' | 'no_master' | 'not_children' | 'not_permitted' | 'no_proc';
 
-export interface ProcStat { state: string; ppid: number }
-
 /** What the check found: per reported worker pid, its state letter, `gone`, or `exited`
  *  (a zombie with no thread left: it ended normally and its master has not reaped it yet). */
 export interface Liveness { check: ProcCheck; states: Map<number, string> }
-
-const BUF = Buffer.alloc(4096);
-
-/** The state and ppid of a `/proc/<pid>/stat` line. The command name is in parentheses and may
- *  itself hold spaces and parentheses, so the fields are read after the last ")". */
-export function parseStat(text: string): ProcStat | undefined {
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const fields = text.slice(close + 2).split(' ');
-  const ppid = Number(fields[1]);
-  if (!fields[0] || !Number.isInteger(ppid)) return undefined;
-  return { state: fields[0], ppid };
-}
-
-/** Reads `/proc/<pid>/stat`; undefined when the pid does not exist. Throws on EACCES and the like. */
-export function readStat(pid: number, root = '/proc'): ProcStat | undefined {
-  let fd: number;
-  try {
-    fd = openSync(`${root}/${pid}/stat`, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
-    throw e;
-  }
-  try {
-    const n = readSync(fd, BUF, 0, BUF.length, 0);
-    return parseStat(BUF.toString('latin1', 0, n));
-  } catch (e) {
-    // The process ended between open and read.
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
-    throw e;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** A zombie leader whose thread group still has threads is the stuck worker of unbit/uwsgi#2480;
  *  one with no thread left merely exited and waits for its master to reap it. */
