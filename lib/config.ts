@@ -260,7 +260,8 @@ export function parseArgv(argv: string[]): Argv {
       positional.push(a);
       continue;
     }
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    // --name=value, and -x=value for a short option (as --x=value would be).
+    const eq = a.startsWith('--') ? a.indexOf('=') : a[2] === '=' ? 2 : -1;
     const name = eq === -1 ? a : a.slice(0, eq);
     const def = OPTIONS.find((o) => o.flag === name || o.short === name);
     if (!def) {
@@ -275,6 +276,11 @@ export function parseArgv(argv: string[]): Argv {
     }
     const value = eq !== -1 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`${def.flag} needs a value: ${def.arg}${USAGE_HINT}`);
+    // `--state-file --no-state` is a missing value, not a file named --no-state (as util.parseArgs
+    // in strict mode has it); a value that does start with a dash is given as --flag=value.
+    if (eq === -1 && value.startsWith('-') && value !== '-') {
+      throw new ConfigError(`${name} needs a value: ${def.arg}, but the next argument is ${value}; to give a value that starts with "-", write ${def.flag}=${value}${USAGE_HINT}`);
+    }
     if (def.kind === 'list') flags.set(id, [...((flags.get(id) as string[] | undefined) ?? []), value]);
     else flags.set(id, value);
   }
@@ -318,10 +324,18 @@ export function resolveConfig(args: Argv): Config {
   const cr = pick('cron', '--cron');
   if (cr && (typeof cr.v !== 'string' || cr.v.trim() === '')) bad(cr.origin, 'a cron expression such as "*/10 * * * * *"', cr.v);
   if (iv && cr) throw new ConfigError(`${iv.origin} and ${cr.origin} both set the schedule; give one`);
-  const sf = pick('state_file', '--state-file');
+  let sf = pick('state_file', '--state-file');
   if (sf && (typeof sf.v !== 'string' || sf.v === '')) bad(sf.origin, 'a file path', sf.v);
-  const st = pick('state', '--no-state');
+  let st = pick('state', '--no-state');
   if (st && typeof st.v !== 'boolean') bad(st.origin, 'true or false', st.v);
+  if (sf && st?.v === false) {
+    // Both on the command line, or both in the config file: a contradiction. Otherwise the
+    // command line's one overrides the file's.
+    const fromCli = (o: Origin) => o.startsWith('--');
+    if (fromCli(sf.origin) === fromCli(st.origin)) throw new ConfigError(`${sf.origin} and ${st.origin} contradict each other: one names a state file, the other turns it off; give one`);
+    if (fromCli(st.origin)) sf = undefined;
+    else st = undefined;
+  }
   const mg = pick('max_gap', '--max-gap');
 
   const li = pick('listen', '--listen');
@@ -350,6 +364,10 @@ export function resolveConfig(args: Argv): Config {
   if (sd && (typeof sd.v !== 'string' || sd.v === '')) bad(sd.origin, 'a directory path', sd.v);
   const sm = pick('spool_max', '--spool-max');
 
+  sources.forEach((s, i) => {
+    const same = sources.findIndex((o) => sameServer(o, s));
+    if (same < i) throw new ConfigError(`source ${i + 1} (${s.address.text}) and source ${same + 1} (${sources[same]!.address.text}) are the same server; give it once`);
+  });
   const labels = sources.flatMap((s) => (s.label ? [s.label] : []));
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) throw new ConfigError(`label "${dup}" is given to more than one source`);
@@ -379,6 +397,12 @@ export function resolveConfig(args: Argv): Config {
 }
 
 type Picker = (key: string, flag: string) => { v: unknown; origin: Origin } | undefined;
+
+/** Two addresses that read the same thing: the same endpoint, the same way. */
+function sameServer(a: SourceSpec, b: SourceSpec): boolean {
+  const k = (s: SourceSpec) => JSON.stringify([s.address.endpoint, s.address.mode, s.address.httpPath]);
+  return k(a) === k(b);
+}
 
 const OUTPUT_KEYS = ['url', 'headers', 'ca_file', 'cert_file', 'key_file'];
 

@@ -2,12 +2,14 @@
 
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CLI, wsgistat } from './helpers/run.js';
 import { OPTIONS } from '../lib/config.js';
 import { fakeStats } from './helpers/fakes.js';
+import { cleanup, tempDir } from './helpers/servers.js';
 
 const BUSY = fileURLToPath(new URL('../../spec/fixtures/uwsgi/busy.json', import.meta.url));
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
@@ -109,14 +111,20 @@ describe('the wsgistat command', () => {
   });
 
   it('exits quietly when its reader goes away early (wsgistat | head -1)', async () => {
-    // Enough output to overflow a pipe, so that writing hits the closed reader.
-    const sources = Array.from({ length: 120 }, (_, i) => `s${i}=file://${BUSY}`);
+    // Enough output to overflow a pipe, so that writing hits the closed reader: 120 sources (each
+    // its own file: the same source twice is refused).
+    const dir = tempDir();
+    const sources = Array.from({ length: 120 }, (_, i) => {
+      copyFileSync(BUSY, join(dir, `${i}.json`));
+      return `s${i}=file://${join(dir, `${i}.json`)}`;
+    });
     const child = spawn(process.execPath, [CLI, '--no-state', '--records', 'all', ...sources], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
     child.stdout.destroy();
     const code = await new Promise((resolve) => child.on('close', resolve));
+    cleanup(dir);
     expect(first).to.match(/^\{"time":/);
     expect(stderr).to.equal('');
     expect(code).to.equal(0);

@@ -157,3 +157,39 @@ describe('configuration', () => {
     expect(configError(['-o', 'https://127.0.0.1:1/t', '--ca-file', '/dev/urandom', 'unix:///s'])).to.equal('output https://127.0.0.1:1/t: cannot read the CA file /dev/urandom (not_a_file)');
   });
 });
+
+describe('a strict command line', () => {
+  const resolve = (argv: string[]) => resolveConfig(parseArgv(argv));
+  const refused = (argv: string[]) => {
+    try {
+      resolve(argv);
+    } catch (e) {
+      expect(e).to.be.instanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    return expect.fail(`accepted ${argv.join(' ')}`);
+  };
+
+  it('takes an option as a missing value, not as the value: --state-file --no-state is no file named --no-state', () => {
+    expect(refused(['--state-file', '--no-state', '/run/uwsgi/app.stats'])).to.equal(
+      '--state-file needs a value: PATH, but the next argument is --no-state; to give a value that starts with "-", write --state-file=--no-state (see wsgistat --help)');
+    expect(resolve(['--state-file=-odd-name', '/run/uwsgi/app.stats']).stateFile).to.equal('-odd-name');
+  });
+
+  it('takes -r=all as -r all and --records=all', () => {
+    const all = [...resolve(['--records', 'all', '/run/x.sock']).records];
+    expect([...resolve(['-r=all', '/run/x.sock']).records]).to.deep.equal(all);
+    expect([...resolve(['-r', 'all', '/run/x.sock']).records]).to.deep.equal(all);
+  });
+
+  it('refuses contradictory options, naming both', () => {
+    expect(refused(['--no-state', '--state-file', '/tmp/s.json', '/run/x.sock'])).to.equal('--state-file and --no-state contradict each other: one names a state file, the other turns it off; give one');
+    expect(refused(['--interval', '10s', '--cron', '* * * * *', '/run/x.sock'])).to.equal('--interval and --cron both set the schedule; give one');
+  });
+
+  it('refuses the same server given twice, however it is written', () => {
+    expect(refused(['unix:///run/uwsgi/a.stats', 'b=/run/uwsgi/a.stats'])).to.equal('source 2 (/run/uwsgi/a.stats) and source 1 (unix:///run/uwsgi/a.stats) are the same server; give it once');
+    expect(refused(['127.0.0.1:1717', 'tcp://127.0.0.1:1717'])).to.match(/^source 2 \(tcp:\/\/127\.0\.0\.1:1717\) and source 1 \(127\.0\.0\.1:1717\) are the same server/);
+    expect(resolve(['127.0.0.1:1717', 'http://127.0.0.1:1717']).sources).to.have.length(2); // raw and HTTP: two ways, both valid
+  });
+});
