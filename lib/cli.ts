@@ -196,6 +196,8 @@ async function continuous(argv: string[], config: Config, sources: Source[], opt
       await tick(sources, sinks, { ...opts, overrun: { until, inFlight } });
     },
     (due, since) => log.warn('wsgistat', `skipped the tick due at ${new Date(due).toISOString()}: the tick of ${new Date(since).toISOString()} is still running`),
+    // Not expected (sources and sinks report their own failures): said, and the next tick goes on.
+    (due, e) => log.error('wsgistat', `the tick due at ${new Date(due).toISOString()} failed: ${(e as Error)?.message ?? String(e)}; the next tick goes on`),
   );
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);

@@ -55,7 +55,8 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface Scheduler {
   /** Runs `tick` at every due time until stop(); resolves once stopped and idle. */
-  run(tick: (due: number) => Promise<void>, onSkip: (due: number, runningSince: number) => void): Promise<void>;
+  /** A tick that rejects is reported to onError (it does not stop the schedule). */
+  run(tick: (due: number) => Promise<void>, onSkip: (due: number, runningSince: number) => void, onError?: (due: number, error: unknown) => void): Promise<void>;
   /** Stops scheduling; run() resolves when the tick in flight, if any, has finished. */
   stop(): void;
 }
@@ -70,7 +71,7 @@ export function scheduler(next: Next, clock: Clock = realClock): Scheduler {
     if (stopped && !running) finish();
   };
   return {
-    run(tick, onSkip) {
+    run(tick, onSkip, onError = () => {}) {
       // From the later of now and the tick just fired: a timer that fires a little early must not
       // make the same due time fire twice.
       const arm = (after = 0) => {
@@ -90,7 +91,7 @@ export function scheduler(next: Next, clock: Clock = realClock): Scheduler {
         if (running) {
           onSkip(due, running.since);
         } else {
-          const done = tick(due).catch(() => {}).finally(() => {
+          const done = tick(due).catch((e) => onError(due, e)).finally(() => {
             running = undefined;
             settle();
           });

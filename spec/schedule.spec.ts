@@ -48,6 +48,26 @@ describe('scheduling', () => {
     expect(ticks.map((t) => new Date(t).toISOString().slice(11, 19))).to.deep.equal(['12:00:10', '12:00:20', '12:00:30']);
   });
 
+  it('reports a tick that fails and goes on with the next', async () => {
+    const { clock, advance } = fakeClock(T0);
+    const s = scheduler(alignedEvery(10_000), clock);
+    const failed: [number, string][] = [];
+    const ticks: number[] = [];
+    const done = s.run(
+      async (due) => {
+        ticks.push(due);
+        if (ticks.length === 1) throw new Error('boom');
+      },
+      () => {},
+      (due, e) => failed.push([due, (e as Error).message]),
+    );
+    await advance(T0 + 20_000);
+    s.stop();
+    await done;
+    expect(failed).to.deep.equal([[ticks[0], 'boom']]);
+    expect(ticks).to.have.length(2);
+  });
+
   it('skips a tick while the previous one is still running, and says so', async () => {
     const { clock, advance } = fakeClock(T0);
     const s = scheduler(alignedEvery(10_000), clock);

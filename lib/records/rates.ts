@@ -96,7 +96,9 @@ function addRates(b: Body, d: Counts, seconds: number, hist?: number[]): void {
   }
 }
 
-/** The stall signature of protocols.md §1: connections wait, nobody works, nothing moves. */
+/** The stall signature of a uWSGI whose recycled workers deadlocked (measured on uWSGI 2.0.21): its
+ *  stats server calls every worker idle and accepting while connections wait in the listen queue
+ *  and no counter moves. So: connections wait, nobody works, nothing moves. */
 function stalled(summary: Body, d: Counts, prevQueue: number | undefined): boolean {
   const queue = num(summary.listen_queue) ?? 0;
   const moved = COUNTERS.some((k) => k !== 'respawn_count' && (d[k] ?? 0) > 0);

@@ -1,4 +1,5 @@
-// The receivers that take records over HTTP (protocols.md §3, §4), as Transports for delivery.ts.
+// The receivers that take records over HTTP (Fluentd's in_http, Norikra's /api/send), as Transports
+// for delivery.ts.
 // got is loaded here only, and this module only when an HTTP output is configured, so the stdout
 // path never pays for it.
 //

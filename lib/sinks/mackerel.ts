@@ -1,5 +1,5 @@
 // --format mackerel: the summary of each server as a mackerel-agent plugin prints it
-// (protocols.md §5): `name<TAB>value<TAB>epoch` lines, and with MACKEREL_AGENT_PLUGIN_META=1 the
+// (mackerel-agent runs the command every minute and reads stdout): `name<TAB>value<TAB>epoch` lines, and with MACKEREL_AGENT_PLUGIN_META=1 the
 // graph definitions of exactly those names.
 //
 // Names are `<prefix>[.<segment>].<graph>.<metric>`: the prefix is --metric-prefix or the server

@@ -32,7 +32,8 @@ export type OutputSpec =
 
 export type HttpOutput = Exclude<OutputSpec, { kind: 'stdout' }>;
 
-/** Norikra's rule for target names (protocols.md §4). */
+/** Norikra's rule for target names (its Target class): a letter first, then letters, digits and
+ *  underscores, not ending in an underscore. A name it refuses gets an HTTP 400. */
 export const NORIKRA_TARGET = /^[a-zA-Z]([_a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 
 const FORMS = 'stdout, http(s)://host:port/tag (Fluentd in_http) or norikra://host:port/target (norikra+https:// for TLS)';

@@ -35,7 +35,7 @@ export interface SpoolRead {
 }
 
 /** A line in_http and Norikra take: one JSON object. Anything else would make the whole request
- *  invalid JSON, which in_http answers with 200 and drops (protocols.md §3). */
+ *  invalid JSON, which Fluentd's in_http answers with 200 and drops (measured on Fluentd 1.15). */
 function isRecordLine(line: string): boolean {
   if (line[0] !== '{') return false;
   try {

@@ -1,6 +1,6 @@
 // The accept backlog of a listening TCP socket, read from the kernel: in /proc/net/tcp and tcp6 a
 // listening socket (state 0A) has, as rx_queue, the connections the kernel has completed that no
-// worker has accepted yet (protocols.md §2). Works for any server, from outside it. Its limit is
+// worker has accepted yet (the kernel's sk_ack_backlog). Works for any server, from outside it. Its limit is
 // not in that file: it is the server's listen backlog, capped by net.core.somaxconn.
 // Unix-socket listeners have no such figure there, and are reported as not supported.
 

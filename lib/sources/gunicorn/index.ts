@@ -2,7 +2,7 @@
 //
 // The hooks that keep this file truncate it and then write it, under an exclusive flock, on every
 // request. A reader without a lock sees an empty file most of the time under load; a reader with a
-// blocking lock slows the workers and can hang for 30 s (protocols.md §2). So: no lock, and the
+// blocking lock slows the workers and can hang for 30 s (measured on gunicorn 20.1). So: no lock, and the
 // file is read again, with a short growing pause, until it holds a whole document or the source's
 // timeout runs out. A half-read state is never reported.
 //

@@ -1,5 +1,5 @@
 // Pure: a gunicorn status file in the format of mackerel-plugin-gunicorn's hooks to flat record
-// bodies. Facts in ../shared/docs/protocols.md §2: the counts are strings and drift (negative
+// bodies. Measured with those hooks on gunicorn 20.1: the counts are strings and drift (negative
 // IdleWorkers under gthread), entries of dead workers stay (a SIGKILLed busy worker stays "A"),
 // reloads append duplicates. So busy and idle come from the entries whose pid is alive on this
 // host; the file's own counters are kept apart, under their own names.
