@@ -68,7 +68,9 @@ W_MAGIC, W_VERSION, W_SEQ, W_IDENT, W_PID, W_MASTER, W_BOOTED_US, W_SLOTS, W_BUC
 W_TIME_US, W_EXCEPTIONS = 11, 12
 W_STATUS = 13
 W_STATUS_OTHER = 18
-W_IN_FLIGHT, W_TAKEN, W_FINISHED, W_CONNS = 19, 20, 21, 22
+# gthread: connections taken by the main thread (20) and settled (21): reached pre_request, or
+# ended without a request; taken - settled wait for a thread. 22: open connections.
+W_IN_FLIGHT, W_TAKEN, W_SETTLED, W_CONNS = 19, 20, 21, 22
 # Requests this worker dropped because it was told to exit in the middle of them (the SIGABRT of
 # gunicorn's timeout, a SystemExit): not served, so not in the status words.
 W_ABORTED = 23
@@ -79,11 +81,12 @@ BUCKETS = 128
 PER_OCTAVE = 5
 FIRST_US = 16
 W_HIST = HEADER_WORDS
-# Per-thread request slots: start (monotonic ns, 0 = free), start (epoch us), byte lengths
-# (method | path << 8 | query << 16 | host << 24), then the bytes.
+# Per-thread request slots: start (CLOCK_MONOTONIC ns, 0 = free), a reserved word, byte lengths
+# (line | query << 16 | host << 24), then the bytes: the line "METHOD PATH" (136 bytes at most),
+# the query string and the Host header (only when asked).
 SLOT_WORDS = 48
-SLOT_METHOD, SLOT_PATH, SLOT_QUERY, SLOT_HOST = 3, 4, 20, 36  # word offsets in a slot
-METHOD_MAX, PATH_MAX, QUERY_MAX, HOST_MAX = 8, 128, 128, 64
+SLOT_LINE, SLOT_QUERY, SLOT_HOST = 3, 20, 36  # word offsets in a slot
+LINE_MAX, QUERY_MAX, HOST_MAX = 136, 128, 64
 W_SLOTS0 = W_HIST + BUCKETS
 FLAG_QUERY, FLAG_HOST = 1, 2
 ABSORBED_KEEP = 256
@@ -374,7 +377,7 @@ def parse_record(data):
 
 
 class _Worker:
-    __slots__ = ("mm", "mv", "lock", "slots", "slot_of", "nslots", "flags", "worker")
+    __slots__ = ("mm", "mv", "lock", "slots", "slot_of", "nslots", "flags", "worker", "threaded", "tl")
 
 
 _w = None
@@ -415,8 +418,12 @@ def post_fork(server, worker):
         mv[W_MAGIC] = MAGIC
         os.rename(tmp, "worker-%d.bin" % os.getpid(), src_dir_fd=dfd, dst_dir_fd=dfd)
         w = _Worker()
-        w.mm, w.mv, w.lock, w.nslots, w.flags, w.worker = mm, mv, threading.Lock(), threads, flags, worker
+        # One thread serves requests: no lock (gthread's finish_request takes its own, below).
+        w.mm, w.mv, w.nslots, w.flags, w.worker = mm, mv, threads, flags, worker
+        w.lock = threading.Lock() if threads > 1 else None
         w.slot_of = {}
+        w.threaded = False
+        w.tl = threading.local()
         w.slots = list(range(threads))
         if threaded:
             _watch_gthread(worker, w)
@@ -426,32 +433,45 @@ def post_fork(server, worker):
 
 
 def _watch_gthread(worker, w):
-    """gthread: counts the connections a worker has taken and finished, so that requests waiting
-    for a thread show, and its open connections. Wraps three methods of this worker object; a
+    """gthread: counts the connections a worker has taken and settled, so that requests waiting
+    for a thread show, and its open connections. Wraps four methods of this worker object; a
     gunicorn without them gets no queue figures."""
-    enqueue, finish, murder = (getattr(worker, n, None) for n in ("enqueue_req", "finish_request", "murder_keepalived"))
-    if not (enqueue and finish and murder and hasattr(worker, "nr_conns")):
+    names = ("enqueue_req", "handle", "finish_request", "murder_keepalived")
+    enqueue, handle, finish, murder = (getattr(worker, n, None) for n in names)
+    if not (enqueue and handle and finish and murder and hasattr(worker, "nr_conns")):
         return
     mv = w.mv
+    tl = w.tl
+    lock = w.lock or threading.Lock()
 
     def enqueue_req(conn):
         enqueue(conn)
         mv[W_TAKEN] += 1  # only the main thread writes this word
         mv[W_CONNS] = worker.nr_conns
 
+    def handle_conn(conn):
+        # In a pool thread, for one request of the connection: pre_request settles it; one that
+        # never gets there (a client that sent nothing, a bad request) is settled here.
+        tl.begun = False
+        try:
+            return handle(conn)
+        finally:
+            if not tl.begun:
+                with lock:
+                    mv[W_SETTLED] += 1
+
     def finish_request(fs):
         try:
             finish(fs)
         finally:
-            with w.lock:
-                mv[W_FINISHED] += 1
             mv[W_CONNS] = worker.nr_conns
 
     def murder_keepalived():
         murder()
         mv[W_CONNS] = worker.nr_conns
 
-    worker.enqueue_req, worker.finish_request, worker.murder_keepalived = enqueue_req, finish_request, murder_keepalived
+    worker.enqueue_req, worker.handle, worker.finish_request, worker.murder_keepalived = enqueue_req, handle_conn, finish_request, murder_keepalived
+    w.threaded = True
 
 
 def _put(mm, at, value, limit):
@@ -461,44 +481,60 @@ def _put(mm, at, value, limit):
     return len(b)
 
 
+# The request path. These run inside every request, so they are written for speed: a few word
+# writes into the mapped record, literal word numbers (W_SEQ is 2, W_IN_FLIGHT 19, W_HIST 32,
+# W_STATUS 13; spec/hooks.spec.ts checks the layout), no lock for a worker with one thread, no
+# wall-clock call (the reader turns the monotonic start into a time), one byte copy.
+
+
 def pre_request(worker, req):
     w = _w
     if w is None:
         return
     try:
-        mv = w.mv
-        with w.lock:
-            if w.nslots == 1:
-                slot = 0
-            else:
+        if w.lock is None:
+            _pre(w, 0, req)
+        else:
+            with w.lock:
                 slot = w.slot_of.get(_ident())
                 if slot is None:
                     slot = w.slot_of[_ident()] = w.slots.pop() if w.slots else -1
-            mv[W_SEQ] += 1
-            try:
-                if slot >= 0:
-                    base = W_SLOTS0 + slot * SLOT_WORDS
-                    mm, at = w.mm, base * 8
-                    n = _put(mm, at + SLOT_METHOD * 8, req.method, METHOD_MAX)
-                    n |= _put(mm, at + SLOT_PATH * 8, req.path, PATH_MAX) << 8
-                    if w.flags:
-                        if w.flags & FLAG_QUERY:
-                            n |= _put(mm, at + SLOT_QUERY * 8, req.query, QUERY_MAX) << 16
-                        if w.flags & FLAG_HOST:
-                            host = ""
-                            for k, v in req.headers:
-                                if k == "HOST":
-                                    host = v
-                                    break
-                            n |= _put(mm, at + SLOT_HOST * 8, host, HOST_MAX) << 24
-                    mv[base + 2] = n
-                    mv[base + 1] = int(_wall() * 1e6)
-                    mv[base] = _mono() or 1
-                mv[W_IN_FLIGHT] += 1
-            finally:
-                mv[W_SEQ] += 1
+                _pre(w, slot, req)
     except Exception as e:
         _warn(worker.log, "pre", "pre_request: %s" % e)
+
+
+def _pre(w, slot, req):
+    # No sequence frame here: a reader takes a slot only once its start word is set, which is
+    # written last, after the bytes it vouches for. (x86 shows one writer's stores in order; where
+    # a CPU does not, the worst a reader can see is a garbled path, never a wrong count.)
+    mv = w.mv
+    if slot >= 0:
+        base = W_SLOTS0 + slot * SLOT_WORDS
+        mm = w.mm
+        # "METHOD PATH", one copy: a method has no space in it.
+        b = (req.method + " " + req.path).encode("utf-8", "replace")[:LINE_MAX]
+        at = (base + SLOT_LINE) * 8
+        mm[at:at + len(b)] = b
+        n = len(b)
+        if w.flags:
+            if w.flags & FLAG_QUERY:
+                n |= _put(mm, (base + SLOT_QUERY) * 8, req.query, QUERY_MAX) << 16
+            if w.flags & FLAG_HOST:
+                host = ""
+                for k, v in req.headers:
+                    if k == "HOST":
+                        host = v
+                        break
+                n |= _put(mm, (base + SLOT_HOST) * 8, host, HOST_MAX) << 24
+        mv[base + 2] = n
+        mv[base] = _mono() or 1
+    # In flight before settled: a worker killed between the two counts this request twice as
+    # unanswered, never zero times.
+    mv[19] += 1
+    if w.threaded:
+        mv[21] += 1
+        w.tl.begun = True
 
 
 def post_request(worker, req, environ, resp):
@@ -508,62 +544,70 @@ def post_request(worker, req, environ, resp):
     try:
         end = _mono()
         e = _exc_info()[1]
-        if e is not None and not isinstance(e, Exception):
-            _drop(w)  # SystemExit (gunicorn's timeout abort) or KeyboardInterrupt: not served
-            return
         if e is not None:
+            if not isinstance(e, Exception):
+                _drop(w)  # SystemExit (gunicorn's timeout abort) or KeyboardInterrupt: not served
+                return
             if isinstance(e, StopIteration):  # gunicorn's way to close after a failure mid-body
                 e = e.__context__
             if isinstance(e, OSError) and e.errno in _CLIENT_GONE:
                 e = None
         code = getattr(resp, "status_code", None)
-        mv = w.mv
-        with w.lock:
-            slot = 0 if w.nslots == 1 else w.slot_of.get(_ident(), -1)
-            mv[W_SEQ] += 1
-            try:
-                if slot >= 0:
-                    base = W_SLOTS0 + slot * SLOT_WORDS
-                    start = mv[base]
-                    mv[base] = 0
-                else:
-                    start = 0
-                if mv[W_IN_FLIGHT]:
-                    mv[W_IN_FLIGHT] -= 1
-                if start:
-                    us = (end - start) // 1000
-                    mv[W_TIME_US] += us
-                    mv[W_HIST + bucket_of(us)] += 1
-                else:
-                    mv[W_HIST] += 1
-                if e is not None:
-                    mv[W_EXCEPTIONS] += 1
-                if code is None:
-                    # No status: gunicorn answers the client 500 itself after this hook (the app
-                    # raised before start_response), or nothing when the client is gone.
-                    mv[W_STATUS + 4 if e is not None else W_STATUS_OTHER] += 1
-                elif 100 <= code <= 599:
-                    mv[W_STATUS + code // 100 - 1] += 1
-                else:
-                    mv[W_STATUS_OTHER] += 1
-            finally:
-                mv[W_SEQ] += 1
+        if w.lock is None:
+            _post(w, 0, end, e, code)
+        else:
+            with w.lock:
+                _post(w, w.slot_of.get(_ident(), -1), end, e, code)
     except Exception as e:
         _warn(worker.log, "post", "post_request: %s" % e)
+
+
+def _post(w, slot, end, e, code):
+    mv = w.mv
+    mv[2] += 1
+    try:
+        base = W_SLOTS0 + slot * SLOT_WORDS if slot >= 0 else 0
+        start = mv[base] if slot >= 0 else 0
+        if start:
+            us = (end - start) // 1000
+            mv[11] += us
+            # bucket_of(us), inline
+            k = int(_log2(us) * 5) - 19 if us >= 16 else 0
+            mv[32 + (k if k < 128 else 127)] += 1
+        else:
+            mv[32] += 1
+        if e is not None:
+            mv[12] += 1
+        # Served first, then out of flight: a worker killed between the two counts this request as
+        # served and aborted, never as neither.
+        if code is None:
+            # No status: gunicorn answers the client 500 itself after this hook (the app raised
+            # before start_response), or nothing when the client is gone.
+            mv[17 if e is not None else 18] += 1
+        elif 100 <= code <= 599:
+            mv[12 + code // 100] += 1
+        else:
+            mv[18] += 1
+        if slot >= 0:
+            mv[base] = 0
+        if mv[19]:
+            mv[19] -= 1
+    finally:
+        mv[2] += 1
 
 
 def _drop(w):
     """A request the worker gives up on as it exits: counted as aborted, not as served."""
     mv = w.mv
-    with w.lock:
-        slot = 0 if w.nslots == 1 else w.slot_of.get(_ident(), -1)
+    with w.lock or threading.Lock():
+        slot = 0 if w.lock is None else w.slot_of.get(_ident(), -1)
         mv[W_SEQ] += 1
         try:
             if slot >= 0:
                 mv[W_SLOTS0 + slot * SLOT_WORDS] = 0
+            mv[W_ABORTED] += 1  # first: killed in between, it counts twice, never zero times
             if mv[W_IN_FLIGHT]:
                 mv[W_IN_FLIGHT] -= 1
-            mv[W_ABORTED] += 1
         finally:
             mv[W_SEQ] += 1
 
@@ -588,7 +632,7 @@ def requests_of(words):
 def unanswered(words):
     """Requests a worker had accepted and not answered: dropped as it exited, in flight, and
     (gthread) waiting for a thread."""
-    waiting = words[W_TAKEN] - words[W_FINISHED] - words[W_IN_FLIGHT]
+    waiting = words[W_TAKEN] - words[W_SETTLED]
     return words[W_ABORTED] + words[W_IN_FLIGHT] + (waiting if waiting > 0 else 0)
 
 

@@ -41,7 +41,7 @@ describe('the gunicorn hooks (Python)', function () {
     const layout = py(`print(json.dumps({"magic": h.MAGIC.to_bytes(8, "little").decode(), "header": h.HEADER_WORDS, "buckets": h.BUCKETS, "slot": h.SLOT_WORDS,
       "w": {"version": h.W_VERSION, "seq": h.W_SEQ, "ident": h.W_IDENT, "pid": h.W_PID, "master": h.W_MASTER, "bootedUs": h.W_BOOTED_US, "slots": h.W_SLOTS,
             "buckets": h.W_BUCKETS, "flags": h.W_FLAGS, "timeUs": h.W_TIME_US, "exceptions": h.W_EXCEPTIONS, "status": h.W_STATUS,
-            "statusOther": h.W_STATUS_OTHER, "inFlight": h.W_IN_FLIGHT, "taken": h.W_TAKEN, "finished": h.W_FINISHED, "conns": h.W_CONNS, "aborted": h.W_ABORTED}}))`);
+            "statusOther": h.W_STATUS_OTHER, "inFlight": h.W_IN_FLIGHT, "taken": h.W_TAKEN, "settled": h.W_SETTLED, "conns": h.W_CONNS, "aborted": h.W_ABORTED}}))`);
     expect(layout).to.deep.equal({ magic: MAGIC.toString('latin1'), header: HEADER_WORDS, buckets: BUCKETS, slot: SLOT_WORDS, w: { ...W } });
   });
 

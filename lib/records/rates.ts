@@ -105,6 +105,29 @@ function stalled(summary: Body, d: Counts, prevQueue: number | undefined): boole
   return queue > 0 && queue >= (prevQueue ?? 0) && (num(summary.workers_busy) ?? 0) === 0 && !moved;
 }
 
+/** uWSGI: a worker that the stats server calls idle and accepting, whose counters have not moved
+ *  over an interval in which connections waited in the listen queue (at both samples) and at least
+ *  one sibling served, is frozen: a deadlock inside a live process, which /proc cannot see. Only a
+ *  worker with the same pid at both samples (a new one may not have had its turn yet), not already
+ *  found stuck. Marked stuck (reason frozen) and taken out of the idle and accepting counts. */
+function markFrozen(summary: Body, workers: Body[], prev: RateState): void {
+  if (!((num(summary.listen_queue) ?? 0) > 0 && (prev.listen_queue ?? 0) > 0)) return;
+  const moved = (w: Body) => (num(w.requests_delta) ?? 0) > 0;
+  if (!workers.some(moved)) return; // nobody served: the whole server, which `stalled` tells
+  for (const w of workers) {
+    const before = prev.workers[String(w.worker_id)];
+    const still = COUNTERS.every((k) => k === 'respawn_count' || (num(w[`${k}_delta`]) ?? 0) === 0);
+    if (w.stuck === true || w.status !== 'idle' || num(w.accepting) !== 1 || !before || before.pid !== num(w.pid) || !still) continue;
+    w.stuck = true;
+    w.stuck_reason = 'frozen';
+    summary.workers_idle_reported ??= summary.workers_idle;
+    summary.workers_accepting_reported ??= summary.workers_accepting;
+    summary.workers_stuck = (num(summary.workers_stuck) ?? 0) + 1;
+    summary.workers_idle = (num(summary.workers_idle) ?? 1) - 1;
+    summary.workers_accepting = (num(summary.workers_accepting) ?? 1) - 1;
+  }
+}
+
 /** Adds rate fields to the summary and worker bodies of one sample (in place). */
 export function applyRates(bodies: Body[], timeMs: number, prev: RateState | undefined, maxGapMs: number, extras: RateExtras = {}): RateResult {
   const hists = extras.histograms;
@@ -157,6 +180,7 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
     addRates(summary, total, seconds);
     summary.stalled = stalled(summary, total, restarted ? undefined : prev.listen_queue);
     summary.counters_reset = reset;
+    if (!restarted) markFrozen(summary, workers, prev);
   }
   return { state };
 }

@@ -56,7 +56,7 @@ export const GRAPHS: GraphDef[] = [
     key: 'workers', label: 'Workers', unit: 'integer', stacked: true,
     metrics: [
       gauge('busy', 'Busy', 'workers_busy'), gauge('idle', 'Idle', 'workers_idle'), gauge('cheap', 'Cheap', 'workers_cheap'),
-      gauge('pause', 'Pause', 'workers_pause'), gauge('other', 'Other', 'workers_other'),
+      gauge('pause', 'Pause', 'workers_pause'), gauge('other', 'Other', 'workers_other'), gauge('stuck', 'Stuck', 'workers_stuck'),
     ],
   },
   {

@@ -155,7 +155,7 @@ class TestWorkerRecord(HooksCase):
         self.assertEqual(w[h.W_IN_FLIGHT], 1)
         with open(os.path.join(self.dir, "worker-%d.bin" % os.getpid()), "rb") as f:
             data = f.read()
-        self.assertIn(b"/hold", data)
+        self.assertIn(b"GET /hold", data)
         self.assertNotIn(b"secret", data)
         self.assertNotIn(b"example.test", data)
         h.post_request(self.worker, req, {}, Resp(200))

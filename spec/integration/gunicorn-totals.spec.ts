@@ -182,15 +182,21 @@ describe('gunicorn format-2 hooks: totals that never lose a request', function (
     const g = await gunicorn(this, { workerClass: 'gthread', workers: 2, threads: 4 });
     const sample = sampler();
     await sample(g);
-    // 60 requests of known length, from 20 to 256 ms, spread unevenly like real traffic.
+    // 60 requests of known length, from 20 to 256 ms, spread unevenly like real traffic, 4 at a time.
     const ms = Array.from({ length: 60 }, (_, i) => Math.round(20 + 236 * (i / 59) ** 3));
-    const statuses = await Promise.all(ms.map((m, i) => sleep(i * 5).then(() => g.get(`/slow?ms=${m}`))));
+    const statuses: number[] = [];
+    const todo = [...ms];
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let m = todo.shift(); m !== undefined; m = todo.shift()) statuses.push(await g.get(`/slow?ms=${m}`));
+    }));
     expect(statuses.every((s) => s === 200)).to.equal(true);
     const s = summaryOf(await sample(g));
     expect(s.requests_delta).to.equal(60);
     for (const [field, p] of [['rt_p50', 50], ['rt_p90', 90], ['rt_p99', 99]] as const) {
       const truth = nearestRank(ms, p) * 1000;
-      expect(s[field], `${field}: true ${truth} µs`).to.be.within(truth * 0.93, truth * 1.1);
+      // The bucket's 7.2 %, and a request takes its sleep plus the time to wake and answer (3 ms
+      // allowed, for a loaded machine).
+      expect(s[field], `${field}: true ${truth} µs`).to.be.within(truth * 0.928, truth * 1.0725 + 3000);
     }
     expect(s.mean_rt).to.be.within((ms.reduce((a, b) => a + b) / 60) * 1000, (ms.reduce((a, b) => a + b) / 60) * 1000 * 1.1);
   });
@@ -240,10 +246,13 @@ describe('gunicorn format-2 hooks: totals that never lose a request', function (
     const aborted = (settled.requests_aborted as number) - (first.requests_aborted as number);
     expect(kills).to.be.above(15);
     expect(reads).to.be.above(50);
-    // Every 200 was counted; no request is counted twice; what failed was aborted or never reached a hook.
+    // Every 200 the clients got is counted, as served or (the worker killed after it answered, before
+    // post_request counted it) as aborted; what failed was aborted or never reached a hook. A kill
+    // that lands inside a hook's few writes counts its request twice, never zero times: at most
+    // one per kill.
     expect(served, 'all of them 2xx').to.equal((settled.status_2xx as number) - (first.status_2xx as number));
-    expect(served, 'served counts every 200 the clients got').to.be.at.least(ok);
-    expect(served + aborted, 'no request counted twice').to.be.at.most(statuses.length);
+    expect(served + aborted, 'every 200 the clients got is counted').to.be.at.least(ok);
+    expect(served + aborted, 'no request counted twice but for a kill inside a hook').to.be.at.most(statuses.length + kills);
     expect(aborted, 'killed workers had requests in hand').to.be.above(0);
   });
 });

@@ -29,6 +29,7 @@ describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
 
   it('shows exactly K busy sync workers while K slow requests are in flight', async function () {
     const g = await gunicorn(this, { workerClass: 'sync', workers: 3 });
+    const sent = Date.now() / 1000;
     const held = [g.hold('/hold'), g.hold('/hold')];
     try {
       const run = await until('2 requests in flight', async () => {
@@ -39,6 +40,7 @@ describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
       expect(summaryOf(run)).to.include({ server: 'gunicorn', workers: 3, workers_busy: 2, workers_idle: 1, in_flight: 2, stale_entries: 0, workers_configured: 3, worker_class: 'sync' });
       const busy = workersOf(run).filter((w) => w.status === 'busy');
       expect(busy.map((w) => [w.in_flight, w.request_method, w.request_path])).to.deep.equal([[1, 'GET', '/hold'], [1, 'GET', '/hold']]);
+      for (const w of busy) expect(w.request_start).to.be.within(sent - 0.01, run.records[0]!.time as number);
     } finally {
       g.release();
       expect(await Promise.all(held)).to.deep.equal([200, 200]);

@@ -37,10 +37,10 @@ function defined(run: Run): string[] {
   return Object.entries(defs.graphs).flatMap(([g, d]) => d.metrics.map((m) => `${g}.${m.name}`));
 }
 
-const GAUGES = ['workers.busy', 'workers.idle', 'workers.cheap', 'workers.pause', 'workers.other', 'queue.listen_queue', 'cores.busy', 'cores.idle'];
+const GAUGES = ['workers.busy', 'workers.idle', 'workers.cheap', 'workers.pause', 'workers.other', 'workers.stuck', 'queue.listen_queue', 'cores.busy', 'cores.idle'];
 const RATES = ['req.requests', 'errors.exceptions', 'errors.harakiri', 'latency.mean', 'traffic.tx', 'respawns.respawns'];
 /** In the order the lines come: graph by graph. */
-const UWSGI = ['workers.busy', 'workers.idle', 'workers.cheap', 'workers.pause', 'workers.other', 'queue.listen_queue', 'req.requests',
+const UWSGI = ['workers.busy', 'workers.idle', 'workers.cheap', 'workers.pause', 'workers.other', 'workers.stuck', 'queue.listen_queue', 'req.requests',
   'errors.exceptions', 'errors.harakiri', 'latency.mean', 'traffic.tx', 'respawns.respawns', 'cores.busy', 'cores.idle'];
 
 describe('--format mackerel against real servers', function () {

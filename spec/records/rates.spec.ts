@@ -152,3 +152,33 @@ describe('rates', () => {
     });
   });
 });
+
+describe('the frozen-worker rule (uWSGI, from the second sample)', () => {
+  const idle = { status: 'idle', accepting: 1 } as unknown as Partial<Record<string, number>>;
+  const queued = (n: number) => ({ type: 'summary', listen_queue: n, workers_idle: 3, workers_accepting: 3 }) as Body;
+  const at = (requests: number[], queue: number) => {
+    const bodies = sample(1, requests.map((r) => ({ ...idle, requests: r })), queued(queue));
+    bodies[0]!.listen_queue = queue;
+    return bodies;
+  };
+
+  it('flags a worker called idle and accepting whose counters stand still while connections queue and a sibling serves', () => {
+    const [, second] = series([[1000, at([10, 20, 30], 4)], [11_000, at([10, 45, 60], 5)]]);
+    const [summary, w1, w2, w3] = second!;
+    expect(w1).to.include({ stuck: true, stuck_reason: 'frozen', requests_delta: 0 });
+    expect([w2, w3].map((w) => w!.stuck)).to.deep.equal([undefined, undefined]);
+    expect(summary).to.include({ workers_stuck: 1, workers_idle: 2, workers_accepting: 2, workers_idle_reported: 3, workers_accepting_reported: 3 });
+  });
+
+  it('flags nothing without a queue at both samples, when nobody served (the server is stalled), or for a new pid', () => {
+    const none = (a: Body[], b: Body[]) => series([[1000, a], [11_000, b]])[1]!.filter((w) => w.stuck === true);
+    expect(none(at([10, 20], 0), at([10, 45], 5))).to.deep.equal([]); // no queue before
+    expect(none(at([10, 20], 3), at([10, 45], 0))).to.deep.equal([]); // no queue now
+    const stalled = series([[1000, at([10, 20], 3)], [11_000, at([10, 20], 6)]])[1]!;
+    expect(stalled.filter((w) => w.stuck === true)).to.deep.equal([]);
+    expect(stalled[0]).to.include({ stalled: true }); // the whole server: the stall rule's case
+    const respawned = at([0, 45], 5);
+    respawned[1]!.pid = 999;
+    expect(none(at([10, 20], 3), respawned)).to.deep.equal([]);
+  });
+});

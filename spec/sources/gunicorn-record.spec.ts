@@ -27,15 +27,15 @@ describe('gunicorn format-2 worker records', () => {
     const slot = (s: number, mono: number, path: string) => {
       const base = HEADER_WORDS + BUCKETS + s * SLOT_WORDS;
       set(b, base, mono);
-      set(b, base + 1, 1_800_000_000_000_000 + mono);
-      b.write('GET', (base + 3) * 8);
-      b.write(path, (base + 4) * 8);
-      set(b, base + 2, 3 | (path.length << 8));
+      b.write(`GET ${path}`, (base + 3) * 8);
+      set(b, base + 2, 4 + path.length);
     };
-    slot(0, 500, '/newer');
-    slot(1, 100, '/older');
+    slot(0, 5_000_000_000, '/newer');
+    slot(1, 1_000_000_000, '/older');
     expect(recordProblem(b)).to.equal(undefined);
-    const r = parseRecord(b);
+    // Now is 6 s of CLOCK_MONOTONIC: the older request started 5 s ago, the newer 1 s ago.
+    const r = parseRecord(b, { monoNs: 6_000_000_000n, wallMs: 1_800_000_000_000 });
+    expect(r.current.map((c) => [c.method, c.startUs])).to.deep.equal([['GET', 1_799_999_995_000_000], ['GET', 1_799_999_999_000_000]]);
     expect([r.requests, r.status, r.statusOther, r.inFlight, r.histogram[30], r.pid, r.master]).to.deep.equal([101, [3, 90, 1, 4, 2], 1, 2, 99, 4242, 4241]);
     expect(r.current.map((c) => c.path)).to.deep.equal(['/older', '/newer']);
     expect(r.current[0]).to.not.have.any.keys('query', 'host');

@@ -6,13 +6,13 @@ export const MAGIC = Buffer.from('WSGIST02', 'latin1');
 export const W = {
   version: 1, seq: 2, ident: 3, pid: 4, master: 5, bootedUs: 6, slots: 7, buckets: 8, flags: 9,
   timeUs: 11, exceptions: 12, status: 13, statusOther: 18,
-  inFlight: 19, taken: 20, finished: 21, conns: 22, aborted: 23,
+  inFlight: 19, taken: 20, settled: 21, conns: 22, aborted: 23,
 } as const;
 export const HEADER_WORDS = 32;
 export const BUCKETS = 128;
 export const SLOT_WORDS = 48;
 const SLOTS0 = HEADER_WORDS + BUCKETS;
-const SLOT = { method: 3, path: 4, query: 20, host: 36 } as const;
+const SLOT = { line: 3, query: 20, host: 36 } as const;
 export const FLAG_QUERY = 1;
 export const FLAG_HOST = 2;
 
@@ -33,9 +33,10 @@ export interface WorkerRecord {
   status: number[];
   statusOther: number;
   inFlight: number;
-  /** gthread: connections taken and finished (requests running or waiting for a thread). */
+  /** gthread: connections taken, and settled (reached pre_request, or ended without a request):
+   *  taken - settled wait for a thread. */
   taken: number;
-  finished: number;
+  settled: number;
   conns: number;
   /** Requests the worker dropped as it was told to exit (gunicorn's timeout abort). */
   aborted: number;
@@ -63,7 +64,12 @@ export function recordProblem(b: Buffer): string | undefined {
 
 const text = (b: Buffer, word0: number, len: number) => b.toString('utf8', word0 * 8, word0 * 8 + len);
 
-export function parseRecord(b: Buffer): WorkerRecord {
+/** Now on both clocks: the hooks stamp a request with CLOCK_MONOTONIC (Python's monotonic_ns),
+ *  the clock of Node's process.hrtime, and a request's start is now minus its age. */
+export interface Clocks { monoNs: bigint; wallMs: number }
+export const clocksNow = (): Clocks => ({ monoNs: process.hrtime.bigint(), wallMs: Date.now() });
+
+export function parseRecord(b: Buffer, clocks: Clocks = clocksNow()): WorkerRecord {
   const slots = word(b, W.slots);
   const flags = word(b, W.flags);
   const current: (InFlight & { mono: number })[] = [];
@@ -72,8 +78,12 @@ export function parseRecord(b: Buffer): WorkerRecord {
     const mono = word(b, base);
     if (mono === 0) continue;
     const n = word(b, base + 2);
+    const line = text(b, base + SLOT.line, Math.min(n & 0xff, 136));
+    const space = line.indexOf(' ');
+    const ageMs = Number(clocks.monoNs - b.readBigUInt64LE(base * 8)) / 1e6;
     const r: InFlight & { mono: number } = {
-      mono, startUs: word(b, base + 1), method: text(b, base + SLOT.method, Math.min(n & 0xff, 8)), path: text(b, base + SLOT.path, Math.min((n >>> 8) & 0xff, 128)),
+      mono, startUs: Math.round((clocks.wallMs - Math.max(0, ageMs)) * 1000),
+      method: space === -1 ? line : line.slice(0, space), path: space === -1 ? '' : line.slice(space + 1),
     };
     if (flags & FLAG_QUERY) r.query = text(b, base + SLOT.query, Math.min((n >>> 16) & 0xff, 128));
     if (flags & FLAG_HOST) r.host = text(b, base + SLOT.host, Math.min((n >>> 24) & 0xff, 64));
@@ -88,13 +98,13 @@ export function parseRecord(b: Buffer): WorkerRecord {
     seq: word(b, W.seq), ident: word(b, W.ident), pid: word(b, W.pid), master: word(b, W.master), bootedUs: word(b, W.bootedUs), flags,
     requests: status.reduce((a, c) => a + c, statusOther), running_time: word(b, W.timeUs), exceptions: word(b, W.exceptions),
     status, statusOther,
-    inFlight: word(b, W.inFlight), taken: word(b, W.taken), finished: word(b, W.finished), conns: word(b, W.conns), aborted: word(b, W.aborted),
+    inFlight: word(b, W.inFlight), taken: word(b, W.taken), settled: word(b, W.settled), conns: word(b, W.conns), aborted: word(b, W.aborted),
     histogram, current: current.map(({ mono: _, ...r }) => r),
   };
 }
 
 /** Requests a worker has taken and not yet started on a thread (gthread), never negative. */
-export const queuedOf = (r: WorkerRecord) => Math.max(0, r.taken - r.finished - r.inFlight);
+export const queuedOf = (r: WorkerRecord) => Math.max(0, r.taken - r.settled);
 
 /** Takes a consistent copy of a record that its worker may be writing: two copies with the same
  *  even sequence word, or two identical copies (a record nobody writes now, such as one whose
