@@ -78,6 +78,8 @@ export interface UwsgiOptions {
   app?: string;
   /** More uWSGI options, e.g. ['--stats-minified']. */
   extra?: string[];
+  /** More environment for uWSGI and its app. */
+  env?: Record<string, string>;
   /** Start from an ini file instead (the conf/ spec): given the server's temporary directory and
    *  HTTP port, returns the ini's text and the stats address wsgistat should read. */
   ini?: (dir: string, httpPort: number) => { text: string; stats: string };
@@ -166,7 +168,7 @@ export async function startUwsgi(opts: UwsgiOptions = {}): Promise<Uwsgi> {
   let stopped = false;
   const proc = spawn('uwsgi', args, {
     cwd: dir,
-    env: { ...process.env, WSGISTAT_RELEASE: releaseFile, WSGISTAT_SPEC_DIR: dir, WSGISTAT_SPEC_HTTP_PORT: String(httpPort) },
+    env: { ...process.env, WSGISTAT_RELEASE: releaseFile, WSGISTAT_SPEC_DIR: dir, WSGISTAT_SPEC_HTTP_PORT: String(httpPort), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d) => (log += d));

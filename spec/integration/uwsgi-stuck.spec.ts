@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { wsgistat } from '../helpers/run.js';
-import { needs, startUwsgi, until, type Uwsgi, type UwsgiOptions } from '../helpers/servers.js';
+import { needs, sleep, startUwsgi, STUCK_APP, until, type Uwsgi, type UwsgiOptions } from '../helpers/servers.js';
 import { checkLiveness } from '../../lib/sources/uwsgi/liveness.js';
 import { reportedPids, shapeUwsgi } from '../../lib/sources/uwsgi/shape.js';
 
@@ -32,6 +32,63 @@ describe('stuck uWSGI workers, told from idle ones in the first sample', functio
   }
   after(async () => {
     await Promise.all(servers.map((u) => u.stop()));
+  });
+
+  it('reproduces unbit/uwsgi#2480 and flags exactly the zombie workers ps shows, in the first sample', async function () {
+    this.timeout(90000);
+    // 4 workers x 4 threads, max-requests 3; workers 1 and 2 start a thread that never ends. When
+    // they are recycled, Python's finalization waits for it: the worker becomes a zombie leader
+    // (ps: Zl) when its recycling request ran on a core thread, and stays a live process that
+    // serves nothing (Sl) when it ran on the main thread (1 chance in 4 per worker, which only the
+    // frozen rule can catch). Workers 3 and 4 recycle and respawn as usual. The cores are not ours
+    // to choose, so the server is started again, at most 4 times, until ps shows a zombie.
+    let zombies = 0;
+    for (let attempt = 1; attempt <= 4 && zombies === 0; attempt++) {
+      const u = await uwsgi(this, {
+        workers: 4, threads: 4, app: STUCK_APP, env: { WSGISTAT_WEDGE_WORKERS: '1,2' },
+        extra: ['--max-requests', '3', '--min-worker-lifetime', '1', '--worker-reload-mercy', '60'],
+      });
+      const wedged = async () => {
+        const doc = JSON.parse((await u.raw()).toString());
+        return doc.workers.filter((w: R) => w.id <= 2 && w.requests >= 3).length === 2 ? doc : undefined;
+      };
+      // uWSGI recycles no worker younger than --min-worker-lifetime (1 s here, 10 s by default).
+      await sleep(1200);
+      // Requests until workers 1 and 2 have each served their 3 (each first request wedges them).
+      await until('workers 1 and 2 to reach max-requests', async () => {
+        await Promise.all(Array.from({ length: 4 }, () => u.get('/wedge').catch(() => 0)));
+        return wedged();
+      }, 30000);
+      // The recycled workers 1 and 2 wedge now. A zombie shows within milliseconds; one wedged on
+      // its main thread looks like any live worker (Sl). Workers 3 and 4, recycled too, pass
+      // through a brief zombie state of their own as they exit, and are respawned: wait until
+      // the stats name live workers for them (bounded), so that a sample sees settled states.
+      const settled = await until('workers 3 and 4 respawned and live', async () => {
+        const doc = JSON.parse((await u.raw()).toString());
+        const children = psChildren(u.proc.pid!);
+        const healthy = doc.workers.filter((w: R) => w.id > 2);
+        return healthy.every((w: R) => children.get(w.pid)?.startsWith('S')) ? doc : undefined;
+      }, 20000);
+      await until('workers 1 and 2 to be zombies', () => (settled.workers.filter((w: R) => w.id <= 2).every((w: R) => psChildren(u.proc.pid!).get(w.pid) === 'Zl') ? true : undefined), 3000).catch(() => undefined);
+      const before = psChildren(u.proc.pid!);
+      const run = await wsgistat([u.stats]);
+      const after = psChildren(u.proc.pid!);
+      const [summary, ...workers] = run.records as R[];
+      expect(workers).to.have.length(4);
+      zombies = workers.filter((w) => before.get(w.pid) === 'Zl' && after.get(w.pid) === 'Zl').length;
+      for (const w of workers) {
+        const [b, a] = [before.get(w.pid) ?? 'gone', after.get(w.pid) ?? 'gone'];
+        if (b !== a) continue; // changed while we looked: nothing to compare with
+        if (a === 'Zl') expect(w, `worker ${w.worker_id}, ps ${a}`).to.include({ status: 'idle', accepting: 1, proc_state: 'Z', stuck: true, stuck_reason: 'zombie' });
+        else expect(w, `worker ${w.worker_id}, ps ${a}`).to.include({ stuck: false });
+        if (w.worker_id > 2) expect(w.stuck, `healthy worker ${w.worker_id}`).to.equal(false);
+      }
+      expect(summary).to.include({ proc_check: 'made', workers_stuck: workers.filter((w) => w.stuck).length });
+      expect(summary.workers_idle).to.equal(summary.workers_idle_reported - workers.filter((w) => w.stuck && w.status === 'idle').length);
+      await u.stop();
+      servers.splice(servers.indexOf(u), 1);
+    }
+    expect(zombies, 'ps showed a zombie worker within 4 attempts').to.be.above(0);
   });
 
   it('flags a SIGSTOPped worker as stuck (stopped), its sibling not', async function () {
