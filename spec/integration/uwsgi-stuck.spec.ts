@@ -86,8 +86,19 @@ describe('stuck uWSGI workers, told from idle ones in the first sample', functio
       }
       expect(summary).to.include({ proc_check: 'made', workers_stuck: workers.filter((w) => w.stuck).length });
       expect(summary.workers_idle).to.equal(summary.workers_idle_reported - workers.filter((w) => w.stuck && w.status === 'idle').length);
+      const workerPids = [...psChildren(u.proc.pid!).keys()];
       await u.stop();
       servers.splice(servers.indexOf(u), 1);
+      // A wedged worker outlives its master: its blocked thread keeps running, and with it the
+      // stdout and stderr pipes the spec reads, which would keep mocha from exiting. They are
+      // this spec's processes (the master's children a moment ago): end them by pid.
+      for (const pid of workerPids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
     }
     expect(zombies, 'ps showed a zombie worker within 4 attempts').to.be.above(0);
   });
