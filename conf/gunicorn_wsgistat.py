@@ -24,9 +24,10 @@ How it works, and why:
 
 - Each worker owns one fixed-layout record, worker-<pid>.bin, memory-mapped. A request costs a few
   writes of 64-bit integers into that memory and no system call: no file write, rename or lock
-  between workers (a gthread worker's threads share one lock of their own). Every update is framed
-  by a sequence counter (odd while it is written), so a reader that copies the record twice and
-  finds the same even counter has a consistent copy.
+  between workers (a gthread worker's threads share one lock of their own). Every update of
+  the counters is framed by a sequence counter (odd while it is written), so a reader that copies
+  the record twice and finds the same even counter has a consistent copy; pre_request only fills
+  its thread's slot and writes the slot's start word last.
 - The master keeps what its dead workers served: when it reaps a worker, however the worker died
   (max-requests, timeout, SIGKILL, a reload), child_exit adds the worker's counters and latency
   histogram to retired.json and counts the requests that worker had accepted and never answered
