@@ -304,3 +304,37 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
   }
   return g;
 }
+
+/** For one describe block: a starter of gunicorns that need gunicorn installed (fails under CI
+ *  without it), each stopped after its test. */
+export function gunicorns(): (ctx: Mocha.Context, opts: GunicornOptions) => Promise<Gunicorn> {
+  const started: Gunicorn[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((g) => g.stop()));
+  });
+  return async (ctx, opts) => {
+    needs(ctx, 'gunicorn');
+    const g = await startGunicorn(opts);
+    started.push(g);
+    return g;
+  };
+}
+
+/** SIGKILLs the workers of a gunicorn this spec started, one every 150 ms in turn, until `end`
+ *  (epoch ms); resolves with the number of kills. */
+export async function killWorkers(g: Gunicorn, end: number): Promise<number> {
+  let kills = 0;
+  while (Date.now() < end) {
+    const pids = g.workerPids();
+    if (pids.length) {
+      try {
+        process.kill(pids[kills % pids.length]!, 'SIGKILL');
+        kills++;
+      } catch {
+        // already gone
+      }
+    }
+    await sleep(150);
+  }
+  return kills;
+}

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wsgistat, type Run } from '../helpers/run.js';
-import { needs, startGunicorn, tempDir, cleanup, until, type Gunicorn, type GunicornOptions } from '../helpers/servers.js';
+import { gunicorns, tempDir, cleanup, until } from '../helpers/servers.js';
 
 type R = Record<string, any>;
 const summaryOf = (run: Run) => run.records.find((r) => r.type === 'summary') as R;
@@ -15,18 +15,9 @@ const mode = (p: string) => lstatSync(p).mode & 0o7777;
 
 describe('gunicorn format-2 hooks: private files, one directory per master', function () {
   this.timeout(30000);
-  const servers: Gunicorn[] = [];
+  const gunicorn = gunicorns();
   const dirs: string[] = [];
-  async function gunicorn(ctx: Mocha.Context, opts: GunicornOptions): Promise<Gunicorn> {
-    needs(ctx, 'gunicorn');
-    const g = await startGunicorn(opts);
-    servers.push(g);
-    return g;
-  }
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((g) => g.stop()));
-    dirs.splice(0).forEach(cleanup);
-  });
+  afterEach(() => dirs.splice(0).forEach(cleanup));
   const own = () => {
     const d = tempDir();
     dirs.push(d);

@@ -5,7 +5,7 @@
 
 import { expect } from 'chai';
 import { wsgistat, type Run } from '../helpers/run.js';
-import { get, needs, sleep, startGunicorn, tempDir, cleanup, until, type Gunicorn, type GunicornOptions } from '../helpers/servers.js';
+import { get, gunicorns, killWorkers, sleep, tempDir, cleanup, until, type Gunicorn } from '../helpers/servers.js';
 import { createSource } from '../../lib/sources/index.js';
 import { parseAddress } from '../../lib/sources/address.js';
 
@@ -18,18 +18,9 @@ const nearestRank = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[M
 
 describe('gunicorn format-2 hooks: totals that never lose a request', function () {
   this.timeout(60000);
-  const servers: Gunicorn[] = [];
+  const gunicorn = gunicorns();
   const dirs: string[] = [];
-  async function gunicorn(ctx: Mocha.Context, opts: GunicornOptions): Promise<Gunicorn> {
-    needs(ctx, 'gunicorn');
-    const g = await startGunicorn(opts);
-    servers.push(g);
-    return g;
-  }
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((g) => g.stop()));
-    dirs.splice(0).forEach(cleanup);
-  });
+  afterEach(() => dirs.splice(0).forEach(cleanup));
   /** One-shot runs that share a state file, as a scheduled job's do. */
   function sampler() {
     const dir = tempDir();
@@ -223,19 +214,7 @@ describe('gunicorn format-2 hooks: totals that never lose a request', function (
         await sleep(5);
       }
     })();
-    let kills = 0;
-    while (Date.now() < end) {
-      const pids = g.workerPids();
-      if (pids.length) {
-        try {
-          process.kill(pids[kills % pids.length]!, 'SIGKILL');
-          kills++;
-        } catch {
-          // already gone
-        }
-      }
-      await sleep(150);
-    }
+    const kills = await killWorkers(g, end);
     await Promise.all([...load, reader]);
     const settled = await until('every killed worker reaped', async () => {
       const s = (await source.collect()).bodies[0]!;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { wsgistat, type Run } from '../helpers/run.js';
-import { get, needs, sleep, startGunicorn, tempDir, cleanup, until, type Gunicorn, type GunicornOptions } from '../helpers/servers.js';
+import { get, gunicorns, killWorkers, sleep, tempDir, cleanup, until, type Gunicorn } from '../helpers/servers.js';
 import { createSource } from '../../lib/sources/index.js';
 import { parseAddress } from '../../lib/sources/address.js';
 
@@ -13,18 +13,9 @@ const summaryOf = (run: Run) => run.records.find((r) => r.type === 'summary') as
 const workersOf = (run: Run) => run.records.filter((r) => r.type === 'worker') as R[];
 
 describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
-  const servers: Gunicorn[] = [];
+  const gunicorn = gunicorns();
   const dirs: string[] = [];
-  async function gunicorn(ctx: Mocha.Context, opts: GunicornOptions): Promise<Gunicorn> {
-    needs(ctx, 'gunicorn');
-    const g = await startGunicorn(opts);
-    servers.push(g);
-    return g;
-  }
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((g) => g.stop()));
-    dirs.splice(0).forEach(cleanup);
-  });
+  afterEach(() => dirs.splice(0).forEach(cleanup));
   const read = (g: Gunicorn, extra: string[] = []) => wsgistat(['--no-state', ...extra, g.status]);
 
   it('shows exactly K busy sync workers while K slow requests are in flight', async function () {
@@ -148,19 +139,7 @@ describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
         await sleep(20);
       }
     })();
-    let kills = 0;
-    while (Date.now() < end) {
-      const pids = g.workerPids();
-      if (pids.length) {
-        try {
-          process.kill(pids[kills % pids.length]!, 'SIGKILL');
-          kills++;
-        } catch {
-          // already gone
-        }
-      }
-      await sleep(150);
-    }
+    const kills = await killWorkers(g, end);
     await Promise.all([...load, reader]);
     expect(kills).to.be.above(10);
     expect(reads).to.be.above(20);

@@ -72,14 +72,13 @@ export function listenerHint(master: Obj): { pid: number; backlog?: number; unix
 // ------------------------------------------------------------------ format 2 (memory-mapped records)
 
 
-const STATUS_NAMES = ['status_1xx', 'status_2xx', 'status_3xx', 'status_4xx', 'status_5xx'] as const;
-const RETIRED = ['requests', 'running_time', 'exceptions', ...STATUS_NAMES, 'status_other', 'requests_aborted'] as const;
+const RETIRED = ['requests', 'running_time', 'exceptions', ...CLASSES, 'status_other', 'requests_aborted'] as const;
 
 export interface Shaped2 { bodies: Body[]; histograms: Map<string, number[]>; notices: string[] }
 
 function counters(r: WorkerRecord): Record<string, number> {
   const c: Record<string, number> = { requests: r.requests, running_time: r.running_time, exceptions: r.exceptions };
-  STATUS_NAMES.forEach((n, i) => (c[n] = r.status[i]!));
+  CLASSES.forEach((n, i) => (c[n] = r.status[i]!));
   c.status_other = r.statusOther;
   c.requests_aborted = r.aborted;
   return c;
