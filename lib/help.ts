@@ -1,6 +1,8 @@
-// The --help text, written from the option table so that it cannot drift from what is parsed.
+// The --help text, written from the option declarations and the source kinds, so that it cannot
+// drift from what is parsed.
 
 import { OPTIONS } from './config.js';
+import { SOURCE_KINDS } from './sources/index.js';
 
 export function helpText(): string {
   const rows = OPTIONS.map((o) => {
@@ -8,6 +10,7 @@ export function helpText(): string {
     const dflt = o.default && o.default !== 'off' ? ` (default: ${o.default})` : '';
     return `  ${names.padEnd(26)} ${o.doc}${dflt}`;
   });
+  const sources = SOURCE_KINDS.flatMap((k) => k.help).map(([example, doc]) => `  ${example.padEnd(51)} ${doc}`);
   return `Usage: wsgistat [options] SOURCE...
 
 Reads the live state of uWSGI and gunicorn servers and prints it as flat JSON records, one per
@@ -15,13 +18,7 @@ line: a summary per server and, as asked, one record per worker, core, app or so
 counters turned into rates since the previous sample.
 
 Sources (label them as NAME=ADDRESS; several are read at once):
-  unix:///run/uwsgi/app.stats, /run/uwsgi/app.stats   uWSGI stats on a unix socket
-  @name, unix:@name                                   ... on an abstract unix socket
-  tcp://127.0.0.1:1717, 127.0.0.1:1717                ... on TCP
-  http://127.0.0.1:1717                               ... a server started with --stats-http
-  http+unix:///run/uwsgi/app.stats                    ... --stats-http on a unix socket
-  file:///var/tmp/stats.json                          a uWSGI stats document saved in a file
-  gunicorn:///dev/shm/gunicorn_status.json            a gunicorn status file kept by config hooks
+${sources.join('\n')}
 
 Options:
 ${rows.join('\n')}

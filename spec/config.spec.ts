@@ -36,7 +36,7 @@ describe('configuration', () => {
     expect(c.hostname).to.equal(hostname());
     expect(c.check).to.equal(false);
     expect(c.format).to.equal('json');
-    expect(c.metricPrefix).to.equal(undefined);
+    expect(c.formatOptions).to.deep.equal({});
   });
 
   it('takes outputs from flags or per output from the config file, credentials never in the name', () => {
@@ -55,7 +55,7 @@ describe('configuration', () => {
   it('gives a mackerel job its own default state file, apart from a JSON job on the same sources', () => {
     const json = resolve(['/run/a.stats']);
     const mackerel = resolve(['--format', 'mackerel', '--metric-prefix', 'web.uWSGI', '/run/a.stats']);
-    expect(mackerel).to.deep.include({ format: 'mackerel', metricPrefix: 'web.uWSGI' });
+    expect(mackerel).to.deep.include({ format: 'mackerel', formatOptions: { metric_prefix: 'web.uWSGI' } });
     expect(mackerel.stateFile).to.match(/state-[0-9a-f]{16}\.json$/).and.not.equal(json.stateFile);
   });
 

@@ -21,7 +21,7 @@ import type { Got } from 'got';
 import { toJson } from '../records/serialize.js';
 import type { Rec } from '../records/types.js';
 import type { Outcome, Transport } from './delivery.js';
-import { resolveHeaders, type HttpOutput } from './outputs.js';
+import { readProblem, resolveHeaders, type HttpOutput } from './http-output.js';
 
 export interface HttpOptions {
   timeoutMs: number;
@@ -97,7 +97,7 @@ async function client(out: HttpOutput, opts: HttpOptions): Promise<{ got: Got; c
       if (!data) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
       return data;
     } catch (e) {
-      throw new Error(`cannot read the ${what} ${path} (${(e as Error).name === 'UnsafePathError' ? 'not a regular file' : (e as NodeJS.ErrnoException).code === 'too_large' ? (e as Error).message : (e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new Error(`cannot read the ${what} ${path} (${readProblem(e)})`);
     }
   };
   const ca = read(out.tls.ca, 'CA file');

@@ -4,7 +4,7 @@
 import { toJsonLine } from '../records/serialize.js';
 import type { Rec } from '../records/types.js';
 import * as log from '../log.js';
-import type { Sink } from './types.js';
+import type { Sink, SinkKind } from './types.js';
 
 export interface StdoutOptions {
   /** Called once if the reader goes away (`wsgistat | head -1`): the caller exits quietly. */
@@ -61,3 +61,13 @@ export function stdoutSink(opts: StdoutOptions): Sink {
     },
   };
 }
+
+export const stdoutKind: SinkKind = {
+  name: 'stdout',
+  claims: (text) => text === 'stdout' || text === '-',
+  parse: () => ({ kind: 'stdout', name: 'stdout' }),
+  forms: 'stdout',
+  docs: [{ output: '`stdout` (or `-`)', does: 'JSON lines, as without `--output`' }],
+  describe: () => 'stdout',
+  create: async (_spec, ctx) => stdoutSink({ onClosed: ctx.onStdoutClosed }),
+};

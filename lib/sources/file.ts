@@ -4,11 +4,11 @@
 // bounded by --max-bytes and --timeout as it happens (read.ts). (A gunicorn status file that is being rewritten is better read as gunicorn://, which
 // reads it again until it is whole.)
 
-import { describeEndpoint } from './address.js';
+import { afterScheme, describeEndpoint, fileEndpoint } from './endpoint.js';
 import { SourceError } from '../errors.js';
 import { readFileBounded } from '../read.js';
 import { decodeJson, repairNotice } from './json.js';
-import type { ShapeOptions, Sample, Source, SourceSpec } from './types.js';
+import type { ShapeOptions, Sample, Source, SourceKind, SourceSpec } from './types.js';
 import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
 import { isGunicornStatus, shapeGunicorn } from './gunicorn/shape.js';
 import { pidAlive } from '../proc.js';
@@ -31,3 +31,13 @@ export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
     },
   };
 }
+
+export const fileKind: SourceKind = {
+  name: 'file',
+  schemes: ['file'],
+  parse: (text) => ({ text, kind: 'file', endpoint: fileEndpoint(afterScheme(text, 'file'), 'file path'), mode: 'file', httpPath: '/' }),
+  forms: ['file:///path.json'],
+  help: [['file:///var/tmp/stats.json', 'a uWSGI stats document saved in a file']],
+  docs: [{ forms: '`file:///var/tmp/stats.json`, `file:stats.json`', reads: 'a uWSGI stats document saved in a file (by `curl`, wsgi_status, `uwsgi --connect-and-read`), or a gunicorn status file' }],
+  create: fileSource,
+};

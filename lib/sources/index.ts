@@ -1,30 +1,22 @@
-// The source registry: which unit reads which address. A new source kind is one more line here.
+// The sources: a source spec is given to the factory of its kind (kinds.ts); the backlog step
+// wraps the sources whose listener is named or can be found.
 
 import type { ShapeOptions, Source, SourceSpec } from './types.js';
-import { fileSource } from './file.js';
-import { gunicornSource } from './gunicorn/index.js';
-import { uwsgiSocketSource } from './uwsgi/index.js';
+import { SOURCE_KINDS } from './kinds.js';
 import { withBacklog } from './backlog-source.js';
 
-function sourceFor(spec: SourceSpec, shape: ShapeOptions): Source {
-  switch (spec.address.mode) {
-    case 'file':
-      return fileSource(spec, shape);
-    case 'gunicorn':
-      return gunicornSource(spec, shape);
-    case 'raw':
-    case 'http':
-      return uwsgiSocketSource(spec, shape);
-  }
-}
-
 export function createSource(spec: SourceSpec, shape: ShapeOptions): Source {
-  const source = sourceFor(spec, shape);
+  const kind = SOURCE_KINDS.find((k) => k.name === spec.address.kind);
+  if (!kind) throw new Error(`no source kind ${spec.address.kind}`);
+  const source = kind.create(spec, shape);
   if (spec.listen === 'none') return source;
-  return spec.listen || spec.address.mode === 'gunicorn' ? withBacklog(source) : source;
+  return spec.listen || kind.findsListener ? withBacklog(source) : source;
 }
 
 /** What a source's previous sample is kept under (state file, rates): its label and address. */
 export const sourceKey = (spec: SourceSpec): string => `${spec.label ?? ''}=${spec.address.text}`;
 
-export type { Source, SourceSpec, Sample, ShapeOptions } from './types.js';
+export { parseAddress } from './address.js';
+export { SOURCE_KINDS } from './kinds.js';
+export { SOURCE_OPTIONS, TIMEOUT, MAX_BYTES, LISTEN } from './options.js';
+export type { Source, SourceSpec, Sample, ShapeOptions, SourceKind } from './types.js';

@@ -1,6 +1,7 @@
 // The contract every source kind meets: given its spec, collect one sample.
 
-import type { Address } from './address.js';
+import type { Address } from './endpoint.js';
+import type { Option } from '../options/engine.js';
 import type { Body, RecordType } from '../records/types.js';
 
 /** Which request variables of a request in flight to emit (--vars). They hold cookies and
@@ -21,6 +22,8 @@ export interface SourceSpec {
   /** A TCP listener whose accept backlog to read from the kernel (--listen), or 'none': do not
    *  look for one. */
   listen?: { host: string; port: number } | 'none';
+  /** Options of the source's own kind, by key (SourceKind.options). */
+  own?: Readonly<Record<string, unknown>>;
 }
 
 /** What the sources are asked to shape. */
@@ -48,4 +51,33 @@ export interface Source {
   readonly server?: 'uwsgi' | 'gunicorn';
   /** Reads and shapes one sample; rejects with a SourceError on an expected failure. */
   collect(): Promise<Sample>;
+}
+
+/** One row of the README's address table: the forms, and what they read. */
+export interface AddressDoc {
+  forms: string;
+  reads: string;
+}
+
+/** A source kind: the addresses it claims, its options and its factory. Registered by one line in
+ *  sources/kinds.ts; config.ts, --help and the README know the kinds only through this. */
+export interface SourceKind {
+  readonly name: string;
+  /** URL schemes it claims (`unix`, `gunicorn`); the text after them is its to parse. */
+  readonly schemes: readonly string[];
+  /** Parses an address with one of its schemes; throws an AddressProblem saying what is wrong. */
+  parse(text: string, scheme: string): Address;
+  /** Addresses without a scheme it claims (`/run/app.stats`, `127.0.0.1:1717`), or undefined. */
+  bare?(text: string): Address | undefined;
+  /** The short forms error messages list. */
+  readonly forms: readonly string[];
+  /** --help's lines: an example and what it reads. */
+  readonly help: readonly (readonly [string, string])[];
+  /** The README's rows. */
+  readonly docs: readonly AddressDoc[];
+  /** Options of its own, per source (a key in a source's object in the config file). */
+  readonly options?: readonly Option<any>[];
+  /** Whether its server's listener is found without --listen (the backlog step). */
+  readonly findsListener?: boolean;
+  create(spec: SourceSpec, shape: ShapeOptions): Source;
 }

@@ -1,7 +1,7 @@
 // The uWSGI stats server source: transport (transport.ts), lenient decode (../json.ts), and the
 // pure mapping to records (shape.ts).
 
-import { describeEndpoint } from '../address.js';
+import { describeEndpoint } from '../endpoint.js';
 import { decodeJson, repairNotice } from '../json.js';
 import type { ShapeOptions, Sample, Source, SourceSpec } from '../types.js';
 import { fetchStats, PROBE_MS } from './transport.js';

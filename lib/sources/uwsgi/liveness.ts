@@ -10,7 +10,7 @@
 
 import { readdirSync } from 'node:fs';
 import { readStat } from '../../proc.js';
-import type { Endpoint } from '../address.js';
+import type { Endpoint } from '../endpoint.js';
 
 /** Why the check was or was not made; the summary's `proc_check`. */
 export type ProcCheck = 'made' | 'remote' | 'no_master' | 'not_children' | 'not_permitted' | 'no_proc';

@@ -19,8 +19,8 @@
 
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import type { Address } from '../address.js';
-import { describeEndpoint } from '../address.js';
+import type { Address } from '../endpoint.js';
+import { describeEndpoint } from '../endpoint.js';
 import { SourceError, describeBytes, fromSystemError } from '../../errors.js';
 
 export interface ReadLimits {
