@@ -87,79 +87,103 @@ export function readFileBoundedSync(path: string, where: string, opts: ReadOptio
   }
 }
 
+/** One bounded read in progress: what it has taken, and its settling, once. */
+interface Gather {
+  done: boolean;
+  /** Adds a chunk; false once over the size cap (the read has failed then). */
+  take(chunk: Buffer): boolean;
+  /** The read is whole. */
+  whole(): void;
+  finish(err: unknown): void;
+  /** Stops a stream read (set by the FIFO reader). */
+  stop?: () => void;
+}
+
+function gather(where: string, opts: ReadLimits, resolve: (b: Buffer) => void, reject: (e: unknown) => void): Gather {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const settle = (err: unknown, value?: Buffer) => {
+    if (g.done) return;
+    g.done = true;
+    clearTimeout(timer);
+    g.stop?.();
+    if (err) reject(err instanceof SourceError ? err : fromSystemError(err as NodeJS.ErrnoException, where));
+    else resolve(value!);
+  };
+  const g: Gather = {
+    done: false,
+    take(chunk) {
+      parts.push(chunk);
+      total += chunk.length;
+      if (total <= opts.maxBytes) return true;
+      settle(tooLarge(where, opts.maxBytes));
+      return false;
+    },
+    whole: () => settle(null, Buffer.concat(parts, total)),
+    finish: (err) => settle(err),
+  };
+  // A regular file read that never returns (a hung network filesystem) keeps its descriptor; the
+  // run goes on without it.
+  const timer = setTimeout(() => settle(new SourceError('timeout', `${where} could not be read within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+  return g;
+}
+
+/** Reads a regular file's descriptor chunk by chunk, never more than the cap + 1 byte. */
+function readChunks(fd: number, g: Gather, maxBytes: number): void {
+  const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, 256 * 1024));
+  let total = 0;
+  const step = () => {
+    read(fd, buf, 0, Math.min(buf.length, maxBytes + 1 - total), null, (e, n) => {
+      if (e || n === 0 || g.done) {
+        close(fd, () => {});
+        return e ? g.finish(e) : g.whole();
+      }
+      total += n;
+      if (g.take(Buffer.from(buf.subarray(0, n)))) step();
+      else close(fd, () => {});
+    });
+  };
+  step();
+}
+
+/** A FIFO is read through libuv's pipe handle (non-blocking, as stdin is), so that neither a
+ *  writer that never writes nor one that never stops can hold the run. */
+async function readPipe(fd: number, g: Gather): Promise<void> {
+  const { Socket } = await import('node:net');
+  if (g.done) return close(fd, () => {}); // timed out while node:net loaded
+  const sock = new Socket({ fd, readable: true, writable: false });
+  g.stop = () => sock.destroy();
+  sock.on('data', (chunk: Buffer) => {
+    if (!g.take(chunk)) sock.destroy();
+  });
+  sock.on('end', g.whole);
+  sock.on('error', (e) => g.finish(e));
+}
+
 /** Reads a local file (a regular file, or a FIFO/pipe such as /dev/stdin), bounded in size and
  *  time as it reads. Rejects with a SourceError: not_found, permission_denied, not_a_file,
  *  too_large, timeout. */
 export function readFileBounded(path: string, where: string, opts: ReadOptions & ReadLimits): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    let done = false;
-    let fd: number | undefined;
-    let stopStream: (() => void) | undefined;
-    const finish = (err: unknown, value?: Buffer) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      stopStream?.();
-      if (err) reject(err instanceof SourceError ? err : fromSystemError(err as NodeJS.ErrnoException, where));
-      else resolve(value!);
-    };
-    // A regular file read that never returns (a hung network filesystem) keeps its descriptor;
-    // the run goes on without it.
-    const timer = setTimeout(() => finish(new SourceError('timeout', `${where} could not be read within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    const parts: Buffer[] = [];
-    let total = 0;
-    const take = (chunk: Buffer): boolean => {
-      parts.push(chunk);
-      total += chunk.length;
-      if (total <= opts.maxBytes) return true;
-      finish(tooLarge(where, opts.maxBytes));
-      return false;
-    };
-    const whole = () => finish(null, Buffer.concat(parts, total));
-
-    open(path, flags(opts.noFollow), (err, opened) => {
-      if (err) return finish(openError(err, where, opts.noFollow));
-      if (done) return close(opened, () => {});
-      fd = opened;
-      let st: Stats;
+    const g = gather(where, opts, resolve, reject);
+    open(path, flags(opts.noFollow), (err, fd) => {
+      if (err) return g.finish(openError(err, where, opts.noFollow));
+      if (g.done) return close(fd, () => {});
+      let refused: unknown;
+      let fifo = false;
       try {
-        st = fstatSync(fd);
+        const st = fstatSync(fd);
+        refused = refusal(st, where, opts, true);
+        fifo = st.isFIFO();
       } catch (e) {
-        close(fd, () => {});
-        return finish(e);
+        refused = e;
       }
-      const refused = refusal(st, where, opts, true);
       if (refused) {
         close(fd, () => {});
-        return finish(refused);
+        return g.finish(refused);
       }
-      if (st.isFIFO()) return readPipe(fd);
-      const buf = Buffer.allocUnsafe(Math.min(opts.maxBytes + 1, 256 * 1024));
-      const step = () => {
-        read(fd!, buf, 0, Math.min(buf.length, opts.maxBytes + 1 - total), null, (e, n) => {
-          if (e || n === 0 || done) {
-            close(fd!, () => {});
-            return e ? finish(e) : whole();
-          }
-          if (take(Buffer.from(buf.subarray(0, n)))) step();
-          else close(fd!, () => {});
-        });
-      };
-      step();
+      if (fifo) void readPipe(fd, g);
+      else readChunks(fd, g, opts.maxBytes);
     });
-
-    // A FIFO is read through libuv's pipe handle (non-blocking, as stdin is), so that neither a
-    // writer that never writes nor one that never stops can hold the run.
-    async function readPipe(pipeFd: number) {
-      const { Socket } = await import('node:net');
-      if (done) return close(pipeFd, () => {}); // timed out while node:net loaded
-      const sock = new Socket({ fd: pipeFd, readable: true, writable: false });
-      stopStream = () => sock.destroy();
-      sock.on('data', (chunk: Buffer) => {
-        if (!take(chunk)) sock.destroy();
-      });
-      sock.on('end', whole);
-      sock.on('error', (e) => finish(e));
-    }
   });
 }

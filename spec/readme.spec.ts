@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fieldsTable, optionsTable } from './helpers/docs.js';
+import { addressTable, fieldsTable, optionsTable, outputTable } from './helpers/docs.js';
 import { schemas, type SchemaName } from '../lib/records/schemas.js';
 import { wsgistat } from './helpers/run.js';
 import { GRAPHS } from '../lib/sinks/mackerel.js';
@@ -17,6 +17,11 @@ const pkg = JSON.parse(readFileSync(root('package.json'), 'utf8'));
 describe('README', () => {
   it('lists every option with its config key and default, as the option table has them', () => {
     expect(README).to.include(optionsTable());
+  });
+
+  it('lists every address form and output of the source and output kinds, as they declare them', () => {
+    expect(README).to.include(addressTable());
+    expect(README).to.include(outputTable());
   });
 
   for (const type of ['common', ...Object.keys(schemas)]) {

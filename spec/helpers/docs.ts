@@ -4,6 +4,8 @@
 
 import { OPTIONS } from '../../lib/config.js';
 import { schemas, type SchemaName } from '../../lib/records/schemas.js';
+import { SOURCE_KINDS } from '../../lib/sources/index.js';
+import { SINK_KINDS } from '../../lib/sinks/index.js';
 
 const COMMON = ['time', 'host', 'source', 'label', 'server', 'type'];
 
@@ -16,6 +18,18 @@ export function optionsTable(): string {
   return ['| option | config key | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
+/** The README's address table, from the source kinds' declarations. */
+export function addressTable(): string {
+  const rows = SOURCE_KINDS.flatMap((k) => k.docs).map((d) => `| ${d.forms} | ${d.reads} |`);
+  return ['| address | reads |', '| --- | --- |', ...rows].join('\n');
+}
+
+/** The README's output table, from the output kinds' declarations. */
+export function outputTable(): string {
+  const rows = SINK_KINDS.flatMap((k) => k.docs).map((d) => `| ${d.output} | ${d.does} |`);
+  return ['| output | what wsgistat does |', '| --- | --- |', ...rows].join('\n');
+}
+
 export function fieldsTable(type: SchemaName | 'common'): string {
   const props = type === 'common' ? schemas.summary.properties : schemas[type].properties;
   const names = type === 'common' ? COMMON : Object.keys(props).filter((k) => !COMMON.includes(k));
@@ -24,6 +38,6 @@ export function fieldsTable(type: SchemaName | 'common'): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(`${optionsTable()}\n`);
+  console.log(`${optionsTable()}\n\n${addressTable()}\n\n${outputTable()}\n`);
   for (const t of ['common', ...Object.keys(schemas)] as const) console.log(`### ${t}\n\n${fieldsTable(t as SchemaName | 'common')}\n`);
 }

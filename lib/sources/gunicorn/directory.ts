@@ -84,6 +84,23 @@ function counters(r: WorkerRecord): Record<string, number> {
   return c;
 }
 
+/** A live worker's record: its counters, and the oldest request it is serving. */
+function workerBody(r: WorkerRecord, gthread: boolean, opts: GunicornShapeOptions): Body {
+  const w: Body = { type: 'worker', worker_id: r.pid, pid: r.pid, status: r.inFlight > 0 ? 'busy' : 'idle', in_flight: r.inFlight };
+  if (gthread) Object.assign(w, { queued: queuedOf(r), connections: r.conns });
+  Object.assign(w, counters(r));
+  w.last_spawn = Math.floor(r.bootedUs / 1e6);
+  const oldest = r.current[0];
+  if (oldest) {
+    if (oldest.method) w.request_method = oldest.method;
+    if (oldest.path) w.request_path = oldest.path;
+    w.request_start = Math.round(oldest.startUs / 1000) / 1000;
+    if (oldest.query && wantsVar(opts.vars, 'QUERY_STRING')) w.var_QUERY_STRING = oldest.query;
+    if (oldest.host && wantsVar(opts.vars, 'HTTP_HOST')) w.var_HTTP_HOST = oldest.host;
+  }
+  return w;
+}
+
 /** The format-2 directory: master.json, the live workers' records and retired.json (what the
  *  master kept of its dead workers). The summary's counters are the server's totals: live workers,
  *  plus workers that died and are not yet reaped (their counts are final), plus the retired ones.
@@ -122,18 +139,7 @@ export function shapeGunicornDir2(master: Obj, records: WorkerRecord[], retired:
   }
   const workers: Body[] = [];
   for (const r of live) {
-    const w: Body = { type: 'worker', worker_id: r.pid, pid: r.pid, status: r.inFlight > 0 ? 'busy' : 'idle', in_flight: r.inFlight };
-    if (gthread) Object.assign(w, { queued: queuedOf(r), connections: r.conns });
-    Object.assign(w, counters(r));
-    w.last_spawn = Math.floor(r.bootedUs / 1e6);
-    const oldest = r.current[0];
-    if (oldest) {
-      if (oldest.method) w.request_method = oldest.method;
-      if (oldest.path) w.request_path = oldest.path;
-      w.request_start = Math.round(oldest.startUs / 1000) / 1000;
-      if (oldest.query && wantsVar(opts.vars, 'QUERY_STRING')) w.var_QUERY_STRING = oldest.query;
-      if (oldest.host && wantsVar(opts.vars, 'HTTP_HOST')) w.var_HTTP_HOST = oldest.host;
-    }
+    const w = workerBody(r, gthread, opts);
     summary[r.inFlight > 0 ? 'workers_busy' : 'workers_idle'] = (summary[r.inFlight > 0 ? 'workers_busy' : 'workers_idle'] as number) + 1;
     summary.in_flight = (summary.in_flight as number) + r.inFlight;
     if (gthread) {

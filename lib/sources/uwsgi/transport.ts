@@ -130,6 +130,14 @@ export async function fetchStats(addr: Address, limits: ReadLimits): Promise<Fet
   }
 }
 
+/** Why a read timed out: no connection, a part of a document, or nothing at all. */
+function silence(where: string, t: string, got: { connected: boolean; requested: boolean; chunks: Buffer[]; size: number }): SourceError {
+  if (!got.connected) return new SourceError('timeout', `no connection to ${where} within ${t}`);
+  if (got.size > 0) return new SourceError('timeout', `${where} sent ${got.size} bytes but did not finish within ${t} (${describeBytes(Buffer.concat(got.chunks))})`);
+  return new SourceError('timeout', `${where} accepted the connection but sent nothing within ${t}` +
+    (got.requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : ''));
+}
+
 function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits, totalMs: number): Promise<Fetched> {
   const where = describeEndpoint(addr.endpoint);
   return new Promise((resolve, reject) => {
@@ -171,15 +179,7 @@ function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits,
       socket.write(httpRequest(addr));
     };
 
-    const timer = setTimeout(() => {
-      const t = seconds(totalMs);
-      if (!connected) return settle(new SourceError('timeout', `no connection to ${where} within ${t}`));
-      if (size > 0) {
-        return settle(new SourceError('timeout', `${where} sent ${size} bytes but did not finish within ${t} (${describeBytes(Buffer.concat(chunks))})`));
-      }
-      settle(new SourceError('timeout', `${where} accepted the connection but sent nothing within ${t}` +
-        (requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : '')));
-    }, limits.timeoutMs);
+    const timer = setTimeout(() => settle(silence(where, seconds(totalMs), { connected, requested, chunks, size })), limits.timeoutMs);
 
     socket.on('end', () => {
       if (size === 0) return settle(new SourceError('empty', `${where} closed the connection without sending anything`));
