@@ -15,6 +15,7 @@ import { LISTEN, MAX_BYTES, TIMEOUT, type SourceSpec } from './sources/index.js'
 import type { VarsPolicy } from './sources/types.js';
 import { RECORD_TYPES, type RecordType } from './records/types.js';
 import { defaultStatePath } from './state.js';
+import { hasControllingTerminal } from './proc.js';
 import { sourceKey } from './sources/index.js';
 import type { DeliverySettings, OutputSpec } from './sinks/types.js';
 import { DELIVERY_OPTIONS, deliverySettings } from './sinks/settings.js';
@@ -120,7 +121,10 @@ function stateOf(layers: Layers, sources: SourceSpec[], format: Format): { state
   }
   if (st && off) return { stateFile: undefined, stateFileGiven: false };
   if (sf) return { stateFile: sf.v as string, stateFileGiven: true };
-  return { stateFile: defaultStatePath(sources.map(sourceKey), format.stateName), stateFileGiven: false };
+  // A person running wsgistat by hand gets a default state file apart from the scheduled job's, so
+  // that a manual run never takes the deltas the job's next sample is due.
+  const job = [format.stateName, hasControllingTerminal() ? 'terminal' : undefined].filter(Boolean).join('#');
+  return { stateFile: defaultStatePath(sources.map(sourceKey), job || undefined), stateFileGiven: false };
 }
 
 /** The format, its options, and what it rules out. */

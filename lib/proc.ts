@@ -19,6 +19,8 @@ export interface ProcStat {
   ppid: number;
   /** Clock ticks since boot (field 22): with the pid, it names one process. */
   startTime: string;
+  /** The controlling terminal's device number (field 7); 0: none. */
+  tty: number;
 }
 
 /** A `/proc/<pid>/stat` line. The command name is in parentheses and may itself hold spaces and
@@ -29,7 +31,7 @@ export function parseStat(text: string): ProcStat | undefined {
   const fields = text.slice(close + 2).split(' ');
   const ppid = Number(fields[1]);
   if (!fields[0] || !Number.isInteger(ppid) || fields[19] === undefined) return undefined;
-  return { state: fields[0], ppid, startTime: fields[19] };
+  return { state: fields[0], ppid, startTime: fields[19], tty: Number(fields[4]) || 0 };
 }
 
 const BUF = Buffer.alloc(4096);
@@ -63,4 +65,16 @@ export function startTime(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether this process has a controlling terminal: a person started it (`wsgistat ... | jq` too),
+ *  not td-agent, systemd, cron or mackerel-agent, which start their commands without one. */
+export function hasControllingTerminal(): boolean {
+  try {
+    const st = readStat(process.pid, '/proc');
+    if (st) return st.tty !== 0;
+  } catch {
+    // no usable /proc: ask the standard streams
+  }
+  return Boolean(process.stdin.isTTY || process.stderr.isTTY);
 }

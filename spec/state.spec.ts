@@ -1,13 +1,31 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defaultStatePath, loadStates, saveStates, stateProblem } from '../lib/state.js';
 import { applyRates, type RateState } from '../lib/records/rates.js';
-import { wsgistat } from './helpers/run.js';
+import { CLI, wsgistat } from './helpers/run.js';
 import { cleanup, tempDir } from './helpers/servers.js';
+
+/** Runs a command with extra environment; stdout and stderr, whole. Bounded: killed after 20 s. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 const STATE: RateState = { time: 1000, pid: 7, listen_queue: 0, workers: { 1: { pid: 8, respawn_count: 1, c: { requests: 3 } } } };
 
@@ -113,6 +131,34 @@ describe('the state file', () => {
     const deltas = runs.flatMap((r) => r.records.filter((x) => x.type === 'summary').map((x) => (x.requests_delta as number | undefined) ?? 0));
     expect(deltas.reduce((a, b) => a + b, 0)).to.equal(30);
     expect(runs.every((r) => r.records.every((x) => x.host === hostname()))).to.equal(true);
+  });
+
+  it('keeps a person\'s runs apart from the scheduled job\'s: a run with a terminal never takes the job\'s deltas', async () => {
+    // Ground truth: the job samples, the workers serve 5 requests, a person runs wsgistat by hand
+    // (a controlling terminal: python's pty), they serve 10 more, the job samples again: 15 are due.
+    // setsid -w runs the job as td-agent, systemd and cron do: without a controlling terminal.
+    const busy = JSON.parse(readFileSync(fileURLToPath(new URL('../../spec/fixtures/uwsgi/busy.json', import.meta.url)), 'utf8'));
+    const doc = join(dir, 'doc.json');
+    const write = () => writeFileSync(doc, JSON.stringify(busy));
+    const env = { XDG_STATE_HOME: join(dir, 'xdg') };
+    const job = async () => {
+      const r = await run('setsid', ['-w', process.execPath, CLI, `file://${doc}`], env);
+      expect(r.code, r.stderr).to.equal(0);
+      return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x.type === 'summary')!;
+    };
+    const byHand = () => run('/usr/bin/python3', ['-c', 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)', process.execPath, CLI, `file://${doc}`], env);
+    write();
+    expect((await job()).requests_delta).to.equal(undefined);
+    busy.workers[0].requests += 5;
+    write();
+    const manual = await byHand();
+    expect(manual.code, manual.stderr).to.equal(0);
+    expect(manual.stdout).to.include('"type":"summary"').and.not.include('requests_delta');
+    busy.workers[1].requests += 10;
+    write();
+    expect((await job()).requests_delta).to.equal(15);
+    const files = readdirSync(join(dir, 'xdg', 'wsgistat')).filter((f) => f.startsWith('state-'));
+    expect(files, 'one state file for the job, one for the person').to.have.length(2);
   });
 
   it('is never torn by many writers at once', async () => {
