@@ -4,7 +4,7 @@
 
 import { expect } from 'chai';
 import { parseExposition, ParseError, formatOf, type MetricFamily } from '../../lib/sources/prometheus/parse.js';
-import { asPy, fromPy, needsOracle, pyParse, python, type PyFamily } from '../helpers/prometheus.js';
+import { asPy, fromPy, needsOracle, promtoolCheck, pyParse, python, type PyFamily } from '../helpers/prometheus.js';
 
 /** Python: a registry of every metric type with label values made to break parsers; prints both
  *  expositions of it. */
@@ -112,6 +112,9 @@ describe('the Prometheus text parser against prometheus_client', function () {
   });
 });
 
+/** The hand-written texts the parser refused, for promtool to judge. */
+const refused: string[] = [];
+
 describe('the Prometheus text parser on hand-written texts', () => {
   it('reads HELP, TYPE, labels with spaces and separators, NaN, ±Inf and timestamps', () => {
     const text = [
@@ -163,7 +166,9 @@ describe('the Prometheus text parser on hand-written texts', () => {
   });
 
   it('reports a family that comes back with another type, naming the line and both types', () => {
-    const e = failure('# TYPE up gauge\nup 1\n# TYPE up counter\nup 2\n');
+    const text = '# TYPE up gauge\nup 1\n# TYPE up counter\nup 2\n';
+    const e = failure(text);
+    refused.push(text);
     expect([e.line, e.description, e.code]).to.deep.equal([3, 'a second TYPE line for "up" gives another type (counter, was gauge)', 'invalid_exposition']);
   });
 
@@ -243,6 +248,7 @@ describe('the Prometheus text parser on hand-written texts', () => {
     ];
     for (const [line, description] of cases) {
       const e = failure(`# TYPE ok gauge\nok 1\n${line}\n`);
+      refused.push(`# TYPE ok gauge\nok 1\n${line}\n`);
       expect([e.line, e.description], line).to.deep.equal([line.includes('\n') ? 4 : 3, description]);
       expect(e.message).to.not.include(secret);
     }
@@ -266,5 +272,21 @@ describe('the Prometheus text parser on hand-written texts', () => {
     expect(parse(huge)[0]!.samples[0]!.labels.a).to.have.length(500000);
     const many = Array.from({ length: 100000 }, (_, i) => `m{i="${i}"} ${i}`).join('\n');
     expect(parse(many)[0]!.samples).to.have.length(100000);
+  });
+});
+
+describe('the Prometheus text parser against promtool', () => {
+  it('refuses only texts that promtool check metrics refuses as unparsable too (a HELP without a name aside)', function () {
+    needsOracle(this, 'promtool');
+    expect(refused).to.have.length.above(10);
+    const accepted = refused.filter((t) => !/parsing error/.test(promtoolCheck(t).output));
+    expect(accepted).to.deep.equal(['# TYPE ok gauge\nok 1\n# HELP\n']);
+  });
+
+  it('accepts, as promtool does, a family that comes back later in the text, and merges it', function () {
+    needsOracle(this, 'promtool');
+    const text = '# HELP up Up.\n# TYPE up gauge\nup{job="a"} 1\n# HELP other Other.\n# TYPE other gauge\nother 1\nup{job="b"} 0\n';
+    expect(promtoolCheck(text)).to.deep.equal({ status: 0, output: '' });
+    expect(parse(text).map((f) => [f.name, f.samples.length])).to.deep.equal([['up', 2], ['other', 1]]);
   });
 });
