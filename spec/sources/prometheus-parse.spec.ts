@@ -4,51 +4,7 @@
 
 import { expect } from 'chai';
 import { parseExposition, ParseError, formatOf, type MetricFamily } from '../../lib/sources/prometheus/parse.js';
-import { asPy, fromPy, needsOracle, promtoolCheck, pyParse, python, type PyFamily } from '../helpers/prometheus.js';
-
-/** Python: a registry of every metric type with label values made to break parsers; prints both
- *  expositions of it. */
-export const PY_GENERATE = String.raw`
-import json
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, Info, Enum, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as om_latest
-from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily, UnknownMetricFamily
-r = CollectorRegistry()
-NASTY = ['a b', 'x:y/z=w,v}u', 'quote"back\\slash\nnewline', '{}', ' # {a="b"} 1', '', 'é中😀', 'tab\there',
-         'ends with backslash\\', '\\n literal', '=', ',', '}', '"', '\\"', 'le="+Inf"}', 'secret=hunter2']
-c = Counter('http_requests', 'Total requests with "quotes" and \\ backslash\nand a newline', ['method', 'endpoint', 'http_status'], registry=r)
-for i, v in enumerate(NASTY):
-    c.labels('GET', v, str(200 + i)).inc(i + 0.5)
-g = Gauge('gunicorn_pending_connections', 'The number of pending connections on all sockets. Linux only.', ['listener'], registry=r)
-for k, v in [('unix:/run/app.sock', float('nan')), ('127.0.0.1:8000', float('inf')), ('[::1]:8000', float('-inf')),
-             ('zero', -0.0), ('big', 1.2345678e300), ('tiny', 5e-324), ('int', 123456789), ('frac', 0.1), ('million', 1e6)]:
-    g.labels(k).set(v)
-h = Histogram('http_request_latency_seconds', 'Request latency', ['app_name', 'endpoint'], registry=r)
-for v in [0.001, 0.02, 0.3, 4, 50]:
-    for e in NASTY[:5]:
-        h.labels('app', e).observe(v)
-h2 = Histogram('sizes_bytes', 'Sizes', buckets=[1, 10, 1e3, 1e6, 1e9, 1e15, float('inf')], registry=r)
-h2.observe(5e5)
-s = Summary('work_seconds', 'Work', ['kind'], registry=r)
-s.labels('a b').observe(1.5)
-s.labels('c,d').observe(0.25)
-Info('build', 'Build information', registry=r).info({'version': '1.2 "beta"', 'commit': 'a,b=c}'})
-Enum('state', 'State of the thing', states=['starting', 'running', 'stopped'], registry=r).state('running')
-class Custom:
-    def collect(self):
-        g = GaugeMetricFamily('with_ts', 'Gauge with timestamps', labels=['k'])
-        g.add_metric(['a'], 1.5, timestamp=1700000000.123)
-        g.add_metric(['b'], -2, timestamp=1700000000)
-        yield g
-        u = UnknownMetricFamily('untyped_thing', 'No type', labels=['k'])
-        u.add_metric(['v w'], 42)
-        yield u
-        c = CounterMetricFamily('legacy_total', '', labels=['a'])
-        c.add_metric(['x'], 7)
-        yield c
-r.register(Custom())
-print(json.dumps({'prometheus': generate_latest(r).decode(), 'openmetrics': om_latest(r).decode()}))
-`;
+import { asPy, fromPy, needsOracle, promtoolCheck, pyParse, python, PY_GENERATE, type PyFamily } from '../helpers/prometheus.js';
 
 const parse = (text: string, format: 'prometheus' | 'openmetrics' = 'prometheus') => parseExposition(text, format);
 
