@@ -167,6 +167,8 @@ export function resolveConfig(args: Argv): Config {
   const maxGapMs = value(MAX_GAP)!;
   const outputs = resolveOutputs(layers);
   const { format, own } = formatOf(layers, iv ?? cr, outputs);
+  const needsSchedule = outputs.find((o) => kindOf(o).continuousOnly);
+  if (needsSchedule && !iv && !cr) throw new ConfigError(`output ${needsSchedule.name} ${kindOf(needsSchedule).continuousOnly}`);
   const delivery = deliverySettings(value);
   return {
     sources,

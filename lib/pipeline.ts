@@ -72,8 +72,17 @@ function warnOnce(s: Source, notices: string[]): void {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function collectAll(sources: Source[], overrun: TickOptions['overrun']): Promise<PromiseSettledResult<Sample>[]> {
-  if (!overrun) return Promise.allSettled(sources.map((s) => s.collect()));
+/** Reads a source, noting how long it took (for outputs that report it). */
+function timed(s: Source, readMs: Map<string, number>): Promise<Sample> {
+  const t0 = performance.now();
+  const settle = () => void readMs.set(sourceKey(s.spec), Math.round((performance.now() - t0) * 1000) / 1000);
+  const p = s.collect();
+  p.then(settle, settle);
+  return p;
+}
+
+async function collectAll(sources: Source[], overrun: TickOptions['overrun'], readMs: Map<string, number>): Promise<PromiseSettledResult<Sample>[]> {
+  if (!overrun) return Promise.allSettled(sources.map((s) => timed(s, readMs)));
   const { inFlight, until } = overrun;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, until - Date.now()))));
@@ -83,7 +92,7 @@ async function collectAll(sources: Source[], overrun: TickOptions['overrun']): P
       return Promise.resolve({ status: 'rejected', reason: new SourceError('still_reading', `its read of ${iso(busy.since)} has not finished (it ends within --timeout); this tick goes on without it`) });
     }
     const since = Date.now();
-    const read = s.collect();
+    const read = timed(s, readMs);
     inFlight.set(s, { since });
     const done = read.then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const);
     void done.then(() => inFlight.delete(s));
@@ -101,7 +110,8 @@ async function collectAll(sources: Source[], overrun: TickOptions['overrun']): P
 
 export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions): Promise<TickResult> {
   const now = opts.now ?? Date.now;
-  const results = await collectAll(sources, opts.overrun);
+  const readMs = new Map<string, number>();
+  const results = await collectAll(sources, opts.overrun, readMs);
   const rates = typeof opts.rates === 'function' ? await opts.rates() : opts.rates;
   // One time for the whole tick, so that its records group together downstream.
   const timeMs = Math.round(now());
@@ -131,6 +141,6 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
       records.push(...stamp([{ type: 'error', code: err.code, message: err.message }], s, s.server, time, opts.hostname));
     }
   });
-  await Promise.all(sinks.map((sink) => sink.write(records)));
+  await Promise.all(sinks.map((sink) => sink.write(records, { readMs })));
   return { records, failed };
 }

@@ -92,6 +92,15 @@ describe('README', () => {
     expect(shown.map(same)).to.deep.equal(run.records.map(same));
   });
 
+  it('shows real Prometheus text: every line of its sample is in what --format prometheus prints', async () => {
+    const section = README.split('## Prometheus\n')[1]!.split('\n## ')[0]!;
+    const shown = section.split('```text\n')[1]!.split('```')[0]!.trim().split('\n');
+    expect(shown.length).to.be.above(10);
+    const run = await wsgistat(['--format', 'prometheus', '--no-state', 'file:spec/fixtures/uwsgi/busy.json']);
+    const printed = new Set(run.stdout.split('\n'));
+    for (const line of shown) expect(printed.has(line), line).to.equal(true);
+  });
+
   it('shows the error record wsgistat prints for a missing socket', async () => {
     const blocks = README.split('```json\n').slice(1).map((b) => b.split('```')[0]!);
     const shown = JSON.parse(blocks.find((b) => b.includes('"type":"error"'))!);

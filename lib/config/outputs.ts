@@ -10,7 +10,7 @@ import { SINK_KINDS, type OutputOption } from '../sinks/index.js';
 
 export const OUTPUT: Option<unknown> = {
   flag: '--output', short: '-o', key: 'outputs', arg: 'URL', repeatable: true, type: { parse: (v) => v, show: () => 'stdout' }, defaultDoc: 'stdout',
-  doc: 'where records go, repeatable: stdout, http(s)://host:port/tag (Fluentd in_http), norikra://host:port/target (norikra+https:// for TLS); see "Outputs"',
+  doc: `where records go, repeatable: ${SINK_KINDS.map((k) => k.forms).join(', ')}; see "Outputs"`,
 };
 
 /** The options of the output kinds, once each (kinds may share them), in the order declared. */

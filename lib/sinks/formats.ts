@@ -8,6 +8,8 @@ import type { RecordType } from '../records/types.js';
 import type { SourceSpec } from '../sources/types.js';
 import { metaOutput, metricLines, segmentsFor } from './mackerel.js';
 import { stdoutSink } from './stdout.js';
+import { writeExposition } from './prometheus/exposition.js';
+import { bySource, familiesOf } from './prometheus/metrics.js';
 import type { Sink } from './types.js';
 
 export interface StdoutContext {
@@ -85,4 +87,17 @@ export const mackerelFormat: Format = {
   usesState: () => !meta(),
 };
 
-export const FORMATS: readonly Format[] = [jsonFormat, mackerelFormat];
+export const prometheusFormat: Format = {
+  name: 'prometheus',
+  doc: 'the Prometheus text format, for node_exporter\'s textfile collector (one-shot runs; see "Prometheus")',
+  oneShotOnly: 'is for one-shot runs that write a file for node_exporter\'s textfile collector; a continuous run serves it with --output prometheus://127.0.0.1:9117/metrics',
+  stdoutOnly: 'writes to stdout; serve it with --output prometheus://HOST:PORT/metrics in a continuous run instead',
+  shapes: rateTypes,
+  prints: (records) => new Set(records),
+  // A failed source is wsgistat_up 0, not a gap.
+  errorRecords: () => true,
+  stateName: 'prometheus',
+  stdout: (ctx) => stdoutSink({ onClosed: ctx.onClosed, format: (r) => writeExposition(familiesOf(bySource(r))) }),
+};
+
+export const FORMATS: readonly Format[] = [jsonFormat, mackerelFormat, prometheusFormat];

@@ -2,7 +2,8 @@
 
 import { fluentdKind } from './fluentd.js';
 import { norikraKind } from './norikra.js';
+import { prometheusKind } from './prometheus.js';
 import { stdoutKind } from './stdout.js';
 import type { SinkKind } from './types.js';
 
-export const SINK_KINDS: readonly SinkKind[] = [stdoutKind, fluentdKind, norikraKind];
+export const SINK_KINDS: readonly SinkKind[] = [stdoutKind, fluentdKind, norikraKind, prometheusKind];

@@ -4,10 +4,16 @@
 import type { Option } from '../options/engine.js';
 import type { Rec } from '../records/types.js';
 
+/** What a tick knows besides its records. */
+export interface TickInfo {
+  /** How long each source took to read, ms, by `label=address`. */
+  readMs: ReadonlyMap<string, number>;
+}
+
 export interface Sink {
   readonly name: string;
   /** Takes one tick's records; never waits for a slow receiver. */
-  write(records: Rec[]): Promise<void>;
+  write(records: Rec[], info?: TickInfo): Promise<void>;
   /** Ends the run; a sink with a receiver keeps trying for up to `graceMs`, then spools the rest.
    *  Resolves with the number of records it could not deliver (they wait in its spool). */
   close(graceMs?: number): Promise<number>;
@@ -63,6 +69,8 @@ export interface SinkKind<S extends OutputSpec = any> {
   readonly options?: readonly OutputOption<S>[];
   /** What its flags call an output of this kind in messages ("HTTP output"). */
   readonly noun?: string;
+  /** Why it needs a continuous run, if it does. */
+  readonly continuousOnly?: string;
   /** Whether it has a receiver, a spool and the delivery settings. */
   readonly delivers?: boolean;
   /** Checks made with the configuration, before anything runs (files readable, variables set). */
