@@ -125,7 +125,7 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
       let bodies = result.value.bodies;
       if (rates) {
         const key = sourceKey(s.spec);
-        const r = applyRates(bodies, timeMs, rates.states.get(key), rates.maxGapMs, { histograms: result.value.histograms, ownTotals: result.value.ownTotals });
+        const r = applyRates(bodies, timeMs, rates.states.get(key), rates.maxGapMs, { histograms: result.value.histograms, histogramBounds: result.value.histogramBounds, ownTotals: result.value.ownTotals });
         rates.states.set(key, r.state);
         if (r.notice) log.warn(sourceName(s), r.notice);
         bodies = bodies.filter((b) => opts.records.has(b.type as RecordType));

@@ -30,11 +30,35 @@ function estimate(k: number): number {
 
 export const PERCENTILES = [['rt_p50', 50], ['rt_p90', 90], ['rt_p99', 99]] as const;
 
+/** Percentiles from buckets with given upper bounds (µs; the last may be Infinity), as
+ *  Prometheus's histogram_quantile estimates them: rank q·n, linear within the bucket that holds
+ *  it; in the last, open bucket, its lower bound. */
+function boundedPercentiles(delta: readonly number[], bounds: readonly number[], n: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, p] of PERCENTILES) {
+    const rank = (p / 100) * n;
+    let seen = 0;
+    for (let k = 0; k < delta.length; k++) {
+      const c = delta[k]!;
+      if (c > 0 && seen + c >= rank) {
+        const lower = k === 0 ? 0 : bounds[k - 1]!;
+        const upper = bounds[k] ?? Infinity;
+        out[name] = Math.round(Number.isFinite(upper) ? lower + ((upper - lower) * (rank - seen)) / c : lower);
+        break;
+      }
+      seen += c;
+    }
+  }
+  return out;
+}
+
 /** rt_p50, rt_p90 and rt_p99 (µs) of a histogram of the requests of an interval; none when no
- *  request ended in it. */
-export function percentiles(delta: readonly number[]): Record<string, number> {
+ *  request ended in it. Without `bounds`, the hooks' 128 buckets; with them, buckets with those
+ *  upper bounds in µs (a Prometheus histogram's `le`). */
+export function percentiles(delta: readonly number[], bounds?: readonly number[]): Record<string, number> {
   let n = 0;
   for (const c of delta) n += c;
+  if (bounds) return n === 0 ? {} : boundedPercentiles(delta, bounds, n);
   const out: Record<string, number> = {};
   if (n === 0) return out;
   for (const [name, p] of PERCENTILES) {

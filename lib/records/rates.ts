@@ -43,6 +43,8 @@ export interface RateState {
 export interface RateExtras {
   /** Latency histograms by worker id, and 'summary' for the server's. */
   histograms?: ReadonlyMap<string, readonly number[]>;
+  /** Their buckets' upper bounds, µs, when not the hooks' 128 (a Prometheus histogram). */
+  histogramBounds?: readonly number[];
   /** The summary's counters are the server's own totals (dead workers' counts kept by the
    *  master): their change is their own difference, not the sum of the live workers' changes,
    *  which would miss what a worker served in its last interval. */
@@ -84,10 +86,10 @@ function slotDeltas(now: Counts, prev: SlotState | undefined, restarted: boolean
 
 const NAMES = COUNTERS.map((k) => [k, `${k}_delta`, `${k}_per_sec`] as const);
 
-function addRates(b: Body, d: Counts, seconds: number, hist?: number[]): void {
+function addRates(b: Body, d: Counts, seconds: number, hist?: number[], bounds?: readonly number[]): void {
   b.rate_interval = round(seconds, 3);
   if (d.requests !== undefined && d.running_time !== undefined && d.requests > 0) b.mean_rt = round(d.running_time / d.requests, 1);
-  if (hist) Object.assign(b, percentiles(hist));
+  if (hist) Object.assign(b, percentiles(hist, bounds));
   for (const [k, delta, perSec] of NAMES) {
     const v = d[k];
     if (v === undefined) continue;
@@ -159,13 +161,13 @@ export function applyRates(bodies: Body[], timeMs: number, prev: RateState | und
     reset ||= slotReset;
     const h = hists?.get(id);
     const before = prev.workers[id];
-    addRates(w, d, seconds, h && histogramDelta(h, slotReset || !before ? undefined : before.h).delta);
+    addRates(w, d, seconds, h && histogramDelta(h, slotReset || !before ? undefined : before.h).delta, extras.histogramBounds);
     for (const k of COUNTERS) if (d[k] !== undefined) total[k] = (total[k] ?? 0) + d[k]!;
   }
   if (summary && extras.ownTotals) {
     const own = slotDeltas(state.summary!, prev.summary ? { c: prev.summary } : undefined, restarted);
     const h = summaryHist && histogramDelta(summaryHist, restarted || own.reset ? undefined : prev.summaryHist);
-    addRates(summary, own.d, seconds, h?.delta);
+    addRates(summary, own.d, seconds, h?.delta, extras.histogramBounds);
     summary.stalled = stalled(summary, own.d, restarted ? undefined : prev.listen_queue);
     summary.counters_reset = restarted || own.reset || (h?.reset ?? false);
   } else if (summary) {

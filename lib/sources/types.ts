@@ -41,6 +41,8 @@ export interface Sample {
   listener?: { pid: number; backlog?: number; unix: string[]; tcp: string[] };
   /** Latency histograms (gunicorn format-2 hooks), by worker id and 'summary', for rates. */
   histograms?: ReadonlyMap<string, readonly number[]>;
+  /** The histograms' bucket upper bounds, µs, when not the hooks' layout (records/latency.ts). */
+  histogramBounds?: readonly number[];
   /** The summary's counters are the server's own totals, dead workers' included (records/rates.ts). */
   ownTotals?: boolean;
 }

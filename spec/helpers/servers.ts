@@ -228,6 +228,10 @@ export interface GunicornOptions {
   statusDir?: string;
   /** Whether to wait until every worker has its status file (false: the hooks may refuse). */
   waitForStatus?: boolean;
+  /** Another gunicorn config file instead of the wsgistat hooks (then no status is waited for). */
+  config?: string;
+  /** The app as module:callable, from spec/fixtures (default app:application). */
+  app?: string;
 }
 
 export interface Gunicorn {
@@ -253,11 +257,11 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
   const releaseFile = join(dir, 'release');
   const workers = opts.workers ?? 2;
   const args = [
-    '-c', HOOKS, '--chdir', dirname(APP), '--bind', `127.0.0.1:${httpPort}`, '--workers', String(workers),
+    '-c', opts.config ?? HOOKS, '--chdir', dirname(APP), '--bind', `127.0.0.1:${httpPort}`, '--workers', String(workers),
     '--graceful-timeout', '5', '--timeout', '30',
     ...(opts.workerClass === 'gthread' ? ['--worker-class', 'gthread', '--threads', String(opts.threads ?? 4)] : []),
     ...(opts.args ?? []),
-    'app:application',
+    opts.app ?? 'app:application',
   ];
   let log = '';
   let stopped = false;
@@ -297,7 +301,7 @@ export async function startGunicorn(opts: GunicornOptions = {}): Promise<Gunicor
       if (proc.exitCode !== null) throw new Error(`gunicorn exited: ${log.slice(-800)}`);
       return (await g.get('/')) === 200 ? true : undefined;
     });
-    if (opts.waitForStatus !== false) await until('every gunicorn worker to write its status', () => (g.workerPids().length === workers ? true : undefined));
+    if (opts.waitForStatus !== false && !opts.config) await until('every gunicorn worker to write its status', () => (g.workerPids().length === workers ? true : undefined));
   } catch (e) {
     await g.stop();
     throw e;

@@ -1,0 +1,60 @@
+// The Prometheus source: a /metrics endpoint (prometheus_client's, as the gunicorn setups this
+// project grew from serve it), read bounded (fetch.ts), parsed (parse.ts) and mapped to records
+// (map.ts). Pids that are not alive on this host are dropped (counted as stale) when the endpoint
+// is local; a remote one keeps them all.
+
+import { SourceError } from '../../errors.js';
+import { pidAlive, readStat } from '../../proc.js';
+import { describeEndpoint } from '../endpoint.js';
+import type { Sample, ShapeOptions, Source, SourceSpec } from '../types.js';
+import { isLocal } from '../uwsgi/liveness.js';
+import { fetchMetrics } from './fetch.js';
+import { mapFamilies, type MapOptions } from './map.js';
+import { formatOf, parseExposition, ParseError, type MetricFamily } from './parse.js';
+
+const parentOf = (pid: number) => {
+  try {
+    return readStat(pid)?.ppid;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Families to a sample, as the shape options ask. */
+export function sampleOf(families: MetricFamily[], spec: SourceSpec, shape: ShapeOptions, local: boolean, scrapeEndpoint?: string): Sample {
+  const opts: MapOptions = { names: spec.own?.metrics as MapOptions['names'], ...(local ? { alive: pidAlive, parentOf } : {}), ...(scrapeEndpoint ? { scrapeEndpoint } : {}) };
+  const m = mapFamilies(families, opts);
+  const bodies = m.bodies.filter((b) => shape.records.has(b.type as 'summary'));
+  return {
+    server: 'gunicorn',
+    bodies,
+    notices: m.notices,
+    ownTotals: true,
+    ...(m.histogram ? { histograms: new Map([['summary', m.histogram]]), histogramBounds: m.bounds } : {}),
+  };
+}
+
+export function prometheusSource(spec: SourceSpec, shape: ShapeOptions): Source {
+  const a = spec.address;
+  const where = `${a.mode === 'https' ? 'https' : 'http'} endpoint ${describeEndpoint(a.endpoint)}${a.httpPath}`;
+  const ep = a.endpoint;
+  return {
+    spec,
+    server: 'gunicorn',
+    async collect() {
+      const got = await fetchMetrics({
+        https: a.mode === 'https', path: a.httpPath, where,
+        ...(ep.kind === 'unix' ? { socketPath: ep.path } : ep.kind === 'tcp' ? { host: ep.host, port: ep.port } : {}),
+      }, spec);
+      let families: MetricFamily[];
+      try {
+        families = parseExposition(got.body, formatOf(got.contentType));
+      } catch (e) {
+        if (e instanceof ParseError) throw new SourceError('not_stats', `${where} did not send a Prometheus exposition: ${e.message}`);
+        throw e;
+      }
+      const endpoint = a.httpPath.split('/').filter(Boolean).pop();
+      return sampleOf(families, spec, shape, isLocal(ep), endpoint);
+    },
+  };
+}
