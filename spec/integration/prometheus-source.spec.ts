@@ -28,7 +28,12 @@ describe('the Prometheus source, on a gunicorn instrumented as seed 002 does', f
     const state = tempDir();
     dirs.push(state);
     const src = `prometheus+http://127.0.0.1:${g.httpPort}/metrics`;
-    return { g, src, run: (args: string[] = []) => wsgistat([...args, src], { env: { XDG_STATE_HOME: state } }) };
+    const dir = `prometheus-multiproc://${join(multiproc, 'm')}`;
+    return {
+      g, src, dir,
+      run: (args: string[] = []) => wsgistat([...args, src], { env: { XDG_STATE_HOME: state } }),
+      runDir: (args: string[] = []) => wsgistat([...args, dir], { env: { XDG_STATE_HOME: state } }),
+    };
   }
 
   it('gives requests_delta N and the status class of N requests, the mean and percentiles from the histogram, its own scrapes left out', async function () {
@@ -68,5 +73,30 @@ describe('the Prometheus source, on a gunicorn instrumented as seed 002 does', f
     expect(summaryOf(after).in_flight).to.equal(0);
     expect(workersOf(after).map((w) => w.pid)).to.not.include(busy[0]!.pid);
     g.release();
+  });
+
+  it('reads the multiprocess directory itself: N requests, and every worker busy while /metrics cannot answer', async function () {
+    const { g, runDir, run } = await start(this);
+    for (let i = 0; i < 3; i++) await g.get('/'); // both workers' files exist from here on, as a rule
+    const first = await runDir();
+    expect(first.code, first.stderr).to.equal(0);
+    const n = 8;
+    for (let i = 0; i < n; i++) await g.get('/');
+    const second = await runDir();
+    expect(second.stderr).to.equal('');
+    expect(summaryOf(second)).to.include({ requests_delta: n, status_2xx_delta: n, in_flight: 0, counters_reset: false });
+    // Both sync workers held: nobody can serve /metrics, the directory still answers.
+    const held = [g.hold(), g.hold()];
+    const busy = await until('both workers busy', async () => {
+      const r = await runDir(['--no-state']);
+      return summaryOf(r)?.in_flight === 2 ? r : undefined;
+    });
+    expect(summaryOf(busy)).to.include({ workers_busy: 2, in_flight: 2 });
+    const http = await run(['--no-state', '--timeout', '1s']);
+    expect(http.code).to.equal(1);
+    expect(http.records[0]).to.include({ type: 'error', code: 'timeout' });
+    expect(http.stderr).to.include('read prometheus_client\'s multiprocess directory instead (prometheus-multiproc:///DIR)');
+    g.release();
+    await Promise.all(held);
   });
 });

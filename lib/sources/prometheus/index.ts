@@ -34,8 +34,27 @@ export function sampleOf(families: MetricFamily[], spec: SourceSpec, shape: Shap
   };
 }
 
+/** prometheus_client's multiprocess directory itself: works when every worker is busy (nobody
+ *  has to serve /metrics) and costs the app nothing. */
+function multiprocSource(spec: SourceSpec, shape: ShapeOptions): Source {
+  const dir = (spec.address.endpoint as { path: string }).path;
+  return {
+    spec,
+    server: 'gunicorn',
+    async collect() {
+      const { readMultiprocDir, mergeMultiproc } = await import('./multiproc.js');
+      const { files, problems } = readMultiprocDir(dir, { maxFileBytes: spec.maxBytes, maxDirBytes: Math.max(spec.maxBytes, 16 * spec.maxBytes), maxFiles: 10000 });
+      if (files.length === 0 && problems.length === 0) throw new SourceError('empty', `prometheus_client multiprocess directory ${dir} holds no metrics yet (is PROMETHEUS_MULTIPROC_DIR this directory, and has a worker served a request?)`);
+      const sample = sampleOf(mergeMultiproc(files), spec, shape, true);
+      if (problems.length) sample.notices.push(`${problems.length} file(s) of ${dir} left out: ${problems.slice(0, 3).map((p) => `${p.name} (${p.reason})`).join('; ')}`);
+      return sample;
+    },
+  };
+}
+
 export function prometheusSource(spec: SourceSpec, shape: ShapeOptions): Source {
   const a = spec.address;
+  if (a.mode === 'multiproc') return multiprocSource(spec, shape);
   const where = `${a.mode === 'https' ? 'https' : 'http'} endpoint ${describeEndpoint(a.endpoint)}${a.httpPath}`;
   const ep = a.endpoint;
   return {

@@ -1,6 +1,6 @@
 // The prometheus source kind: a /metrics endpoint in the Prometheus text format (or OpenMetrics).
 
-import { afterScheme, problem, tcpEndpoint, unixEndpoint, type Address } from '../endpoint.js';
+import { afterScheme, fileEndpoint, problem, tcpEndpoint, unixEndpoint, type Address } from '../endpoint.js';
 import type { SourceKind } from '../types.js';
 import { bad, type ValueType } from '../../options/values.js';
 import { ROLES } from './map.js';
@@ -31,20 +31,23 @@ function httpAddress(text: string, rest: string, mode: 'http' | 'https'): Addres
 
 export const prometheusKind: SourceKind = {
   name: 'prometheus',
-  schemes: ['prometheus+http', 'prometheus+https', 'prometheus+unix'],
+  schemes: ['prometheus+http', 'prometheus+https', 'prometheus+unix', 'prometheus-multiproc'],
   parse(text, scheme) {
     if (!text.toLowerCase().startsWith(`${scheme}://`)) problem(`expected ${scheme}://...`);
     const rest = afterScheme(text, scheme);
+    if (scheme === 'prometheus-multiproc') return { text, kind: 'prometheus', endpoint: fileEndpoint(rest, 'directory path'), mode: 'multiproc', httpPath: '/' };
     if (scheme === 'prometheus+unix') return { text, kind: 'prometheus', endpoint: unixEndpoint(rest), mode: 'http', httpPath: '/metrics' };
     return httpAddress(text, rest, scheme === 'prometheus+https' ? 'https' : 'http');
   },
-  forms: ['prometheus+http://host:port/metrics', 'prometheus+unix:///path'],
+  forms: ['prometheus+http://host:port/metrics', 'prometheus+unix:///path', 'prometheus-multiproc:///dir'],
   help: [
     ['prometheus+http://127.0.0.1:8001/metrics', 'a gunicorn instrumented with prometheus_client'],
     ['prometheus+unix:///run/app.sock', '... its /metrics on a unix socket'],
+    ['prometheus-multiproc:///run/prometheus', '... its multiprocess directory (no worker needed)'],
   ],
   docs: [
     { forms: '`prometheus+http://127.0.0.1:8001/metrics`, `prometheus+https://...`, `prometheus+unix:///run/app.sock` (path `/metrics`)', reads: 'a gunicorn instrumented with prometheus_client: its `/metrics` in the text format (or OpenMetrics), mapped to the same records (see [Prometheus sources](#prometheus-sources))' },
+    { forms: '`prometheus-multiproc:///run/prometheus`', reads: "prometheus_client's multiprocess directory (`PROMETHEUS_MULTIPROC_DIR`) itself: the same records, read from its memory-mapped files, even while every worker is busy (layout of prometheus_client 0.16)" },
   ],
   options: [{ flag: '--metrics-names', key: 'metrics', arg: 'JSON', type: names, defaultDoc: 'the names of the known setups', doc: 'per source in the config file: the metric family of each role (requests, latency, in_flight, backlog, ...)' }],
   findsListener: false,
