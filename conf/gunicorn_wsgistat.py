@@ -96,7 +96,8 @@ MAX_JSON = 1 << 20
 _log2 = math.log2
 _mono = time.monotonic_ns
 _wall = time.time
-_exc_info = sys.exc_info
+# The exception being handled, or None: sys.exception() (Python 3.11) makes no tuple.
+_exception = getattr(sys, "exception", None) or (lambda: sys.exc_info()[1])
 _CLIENT_GONE = (32, 104, 107)  # EPIPE, ECONNRESET, ENOTCONN: the client left, not an app error
 
 _warned = set()
@@ -568,7 +569,7 @@ def post_request(worker, req, environ, resp):
         return
     try:
         end = _mono()
-        e = _exc_info()[1]
+        e = _exception()
         if e is not None:
             if not isinstance(e, Exception):
                 _drop(w)  # SystemExit (gunicorn's timeout abort) or KeyboardInterrupt: not served
