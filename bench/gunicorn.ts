@@ -9,9 +9,7 @@
 //               WSGISTAT_GUNICORN_DIR a fresh path in a private directory;
 // for the worker classes sync (2 workers) and gthread (2 workers x 2 threads). Run on demand, never
 // as a spec: `npm run bench:gunicorn`. Env: ROUNDS (5), DURATION_MS (3000) per measurement,
-// WARMUP_MS (1000) before it, CONNECTIONS (8), HOOKS (the hooks file to measure; several,
-// comma-separated, to compare versions side by side: cases hooks, hooks2, ...), CLASS (sync or
-// gthread: only that class), SKIP_PROMETHEUS (1: no prometheus case, for A/B runs of hooks files).
+// WARMUP_MS (1000) before it, CONNECTIONS (8), HOOKS (the hooks file to measure).
 //
 // Goal (issue #11): the hooks keep at least 97 % of plain gunicorn's throughput, and cost less
 // than prometheus_client multiprocess. This reports against it; it does not fail on it (exit 0).
@@ -54,8 +52,7 @@ const GUNICORN = '/usr/bin/gunicorn';
 const APP_DIR = fileURLToPath(new URL('../../spec/fixtures/', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
 const PROMETHEUS_CONF = join(BENCH_DIR, 'gunicorn_prometheus.py');
-const HOOKS = (process.env.HOOKS ?? fileURLToPath(new URL('../../conf/gunicorn_wsgistat.py', import.meta.url)))
-  .split(',').filter(Boolean).map((f) => resolve(f));
+const HOOKS = resolve(process.env.HOOKS ?? fileURLToPath(new URL('../../conf/gunicorn_wsgistat.py', import.meta.url)));
 const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
 /** Where the private temporary directories go: tmpfs (/dev/shm), where the hooks' status directory
  *  is by default and where prometheus_client's multiprocess directory belongs, so that neither
@@ -74,7 +71,7 @@ interface WorkerClass {
 const CLASSES: WorkerClass[] = [
   { name: 'sync, 2 workers', workers: 2, args: ['--workers', '2', '--worker-class', 'sync'] },
   { name: 'gthread, 2 workers x 2 threads', workers: 2, args: ['--workers', '2', '--worker-class', 'gthread', '--threads', '2'] },
-].filter((c) => !process.env.CLASS || c.name.startsWith(process.env.CLASS));
+];
 
 interface Case {
   name: string;
@@ -92,7 +89,7 @@ const filesIn = (dir: string) => {
   }
 };
 
-const CASES: Case[] = ([
+const CASES: Case[] = [
   {
     name: 'plain',
     setup: () => ({ args: ['--chdir', APP_DIR, 'app:application'], env: {} }),
@@ -113,12 +110,12 @@ const CASES: Case[] = ([
       return n >= 3 ? '' : `only ${n} prometheus_client .db files were written`;
     },
   },
-  ...HOOKS.map((hooks, i): Case => ({
-    name: i ? `hooks${i + 1}` : 'hooks',
-    setup: (dir) => ({ args: ['-c', hooks, '--chdir', APP_DIR, 'app:application'], env: { WSGISTAT_GUNICORN_DIR: join(dir, 'status') } }),
+  {
+    name: 'hooks',
+    setup: (dir) => ({ args: ['-c', HOOKS, '--chdir', APP_DIR, 'app:application'], env: { WSGISTAT_GUNICORN_DIR: join(dir, 'status') } }),
     check: (dir) => (filesIn(join(dir, 'status')).some((f) => f.startsWith('worker-')) ? '' : 'the hooks wrote no worker file'),
-  })),
-] as Case[]).filter((c) => !(process.env.SKIP_PROMETHEUS === '1' && c.name === 'prometheus'));
+  },
+];
 
 interface Run {
   reqs: number;
@@ -250,15 +247,14 @@ async function main() {
     `${(version.stdout || version.stderr).trim()} (${GUNICORN}), Python ${python.stdout.trim()}, node ${process.version}\n` +
       `${ROUNDS} rounds, interleaved, of ${DURATION_MS} ms (after ${WARMUP_MS} ms warm-up) per case; ` +
       `${CONNECTIONS} connections, GET / HTTP/1.0, no keep-alive\n` +
-      HOOKS.map((h, i) => `${i ? `hooks${i + 1}` : 'hooks'}: ${h}\n`).join('') + `temporary directories in ${TMP_ROOT} (${fs})\n`,
+      `hooks: ${HOOKS}\ntemporary directories in ${TMP_ROOT} (${fs})\n`,
   );
   // runs[class][case]: one Run per round.
   const runs = CLASSES.map(() => CASES.map(() => [] as Run[]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [ci, cls] of CLASSES.entries()) {
-      // Rotate the order, and reverse it every other round, so that no case always runs first or
-      // last or after the same one.
-      const order = [...CASES.keys()].map((_, i) => (i + round) % CASES.length);
+      // Alternate the order, so that no case always runs first or last.
+      const order = [...CASES.keys()];
       if (round % 2) order.reverse();
       for (const k of order) {
         const r = await measure(cls, CASES[k]!);
@@ -291,13 +287,9 @@ async function main() {
           String(rs.reduce((s, r) => s + r.bad, 0)).padEnd(9) + String(rs.reduce((s, r) => s + r.errors, 0)),
       );
     }
-    const prom = ratios[CASES.findIndex((c) => c.name === 'prometheus')];
-    for (const [k, c] of CASES.entries()) {
-      if (!c.name.startsWith('hooks')) continue;
-      const hooks = ratios[k]!;
-      console.log(`${cls.name.split(',')[0]}: ${c.name}/plain = ${hooks.toFixed(2)}x` + (prom === undefined ? '' : `, prometheus/plain = ${prom.toFixed(2)}x`));
-      if (prom !== undefined) console.log(`  goal (${c.name} >= 0.97x plain and above prometheus): ${hooks >= 0.97 && hooks > prom ? 'met' : 'not met'}`);
-    }
+    const [, prom, hooks] = ratios as [number, number, number];
+    console.log(`${cls.name.split(',')[0]}: hooks/plain = ${hooks.toFixed(2)}x, prometheus/plain = ${prom.toFixed(2)}x`);
+    console.log(`  goal (hooks >= 0.97x plain and above prometheus): ${hooks >= 0.97 && hooks > prom ? 'met' : 'not met'}`);
   }
 }
 

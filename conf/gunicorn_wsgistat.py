@@ -96,8 +96,8 @@ MAX_JSON = 1 << 20
 _log2 = math.log2
 _mono = time.monotonic_ns
 _wall = time.time
-# The exception being handled, or None: sys.exception() (Python 3.11) makes no tuple.
-_exception = getattr(sys, "exception", None) or (lambda: sys.exc_info()[1])
+_exc_info = sys.exc_info
+_ident = threading.get_ident
 _CLIENT_GONE = (32, 104, 107)  # EPIPE, ECONNRESET, ENOTCONN: the client left, not an app error
 
 _warned = set()
@@ -378,7 +378,7 @@ def parse_record(data):
 
 
 class _Worker:
-    __slots__ = ("mm", "mv", "lock", "slots", "nslots", "flags", "worker", "threaded", "tl")
+    __slots__ = ("mm", "mv", "lock", "slots", "slot_of", "nslots", "flags", "worker", "threaded", "tl")
 
 
 _w = None
@@ -422,6 +422,7 @@ def post_fork(server, worker):
         # One thread serves requests: no lock (gthread's finish_request takes its own, below).
         w.mm, w.mv, w.nslots, w.flags, w.worker = mm, mv, threads, flags, worker
         w.lock = threading.Lock() if threads > 1 else None
+        w.slot_of = {}
         w.threaded = False
         w.tl = threading.local()
         w.slots = list(range(threads))
@@ -481,38 +482,10 @@ def _put(mm, at, value, limit):
     return len(b)
 
 
-def _extras(w, base, req):
-    """The query string and Host of a request, when the user asked for them: their lengths, shifted
-    into the slot's length word."""
-    mm, n = w.mm, 0
-    if w.flags & FLAG_QUERY:
-        n |= _put(mm, (base + SLOT_QUERY) * 8, req.query, QUERY_MAX) << 16
-    if w.flags & FLAG_HOST:
-        host = ""
-        for k, v in req.headers:
-            if k == "HOST":
-                host = v
-                break
-        n |= _put(mm, (base + SLOT_HOST) * 8, host, HOST_MAX) << 24
-    return n
-
-
-def _slot_base(w):
-    """The first word of the calling thread's slot, taken on its first request (-1: none left, so
-    that thread's requests are counted but not shown). Called with w.lock held."""
-    slot = w.slots.pop() if w.slots else -1
-    base = w.tl.base = W_SLOTS0 + slot * SLOT_WORDS if slot >= 0 else -1
-    return base
-
-
-# The request path. These run inside every request, so they are written for speed: few word
-# writes into the mapped record, literal word numbers (W_SEQ is 2, W_TIME_US 11, W_EXCEPTIONS 12,
-# W_STATUS 13, W_STATUS_OTHER 18, W_IN_FLIGHT 19, W_SETTLED 21, W_HIST 32, slot 0 at 160 with its
-# line at byte 1304; spec/hooks.spec.ts and the unit tests check the layout), everything a hook
-# needs bound once as a local, no call of a function of ours (unless the query string or Host
-# are asked for), no lock for a worker with one thread, no wall-clock call (the reader turns the
-# monotonic start into a time), one byte copy.
-# What a request costs in a real worker: bench/hooks_request.py.
+# The request path. These run inside every request, so they are written for speed: a few word
+# writes into the mapped record, literal word numbers (W_SEQ is 2, W_IN_FLIGHT 19, W_HIST 32,
+# W_STATUS 13; spec/hooks.spec.ts checks the layout), no lock for a worker with one thread, no
+# wall-clock call (the reader turns the monotonic start into a time), one byte copy.
 
 
 def pre_request(worker, req):
@@ -520,47 +493,49 @@ def pre_request(worker, req):
     if w is None:
         return
     try:
-        # No sequence frame here: a reader takes a slot only once its start word is set, which is
-        # written last, after the bytes it vouches for. (x86 shows one writer's stores in order;
-        # where a CPU does not, the worst a reader can see is a garbled path, never a wrong count.)
-        # "METHOD PATH", one copy: a method has no space in it.
-        b = (req.method + " " + req.path).encode("utf-8", "replace")
-        n = len(b)
-        if n > 136:  # LINE_MAX
-            b = b[:136]
-            n = 136
-        mv = w.mv
-        lock = w.lock
-        if lock is None:
-            w.mm[1304:1304 + n] = b
-            if w.flags:
-                n |= _extras(w, 160, req)
-            mv[162] = n
-            mv[160] = _mono() or 1
-            # In flight before settled: a worker killed between the two counts this request twice
-            # as unanswered, never zero times.
-            mv[19] += 1
-            return
-        # Threads: the slot is this thread's alone; the counters are shared, so under the lock.
-        try:
-            base = w.tl.base
-        except AttributeError:
-            with lock:
-                base = _slot_base(w)
-        if base >= 0:
-            at = (base + 3) * 8  # SLOT_LINE
-            w.mm[at:at + n] = b
-            if w.flags:
-                n |= _extras(w, base, req)
-            mv[base + 2] = n
-            mv[base] = _mono() or 1
-        with lock:
-            mv[19] += 1
-            if w.threaded:
-                mv[21] += 1
-        w.tl.begun = True
+        if w.lock is None:
+            _pre(w, 0, req)
+        else:
+            with w.lock:
+                slot = w.slot_of.get(_ident())
+                if slot is None:
+                    slot = w.slot_of[_ident()] = w.slots.pop() if w.slots else -1
+                _pre(w, slot, req)
     except Exception as e:
         _warn(worker.log, "pre", "pre_request: %s" % e)
+
+
+def _pre(w, slot, req):
+    # No sequence frame here: a reader takes a slot only once its start word is set, which is
+    # written last, after the bytes it vouches for. (x86 shows one writer's stores in order; where
+    # a CPU does not, the worst a reader can see is a garbled path, never a wrong count.)
+    mv = w.mv
+    if slot >= 0:
+        base = W_SLOTS0 + slot * SLOT_WORDS
+        mm = w.mm
+        # "METHOD PATH", one copy: a method has no space in it.
+        b = (req.method + " " + req.path).encode("utf-8", "replace")[:LINE_MAX]
+        at = (base + SLOT_LINE) * 8
+        mm[at:at + len(b)] = b
+        n = len(b)
+        if w.flags:
+            if w.flags & FLAG_QUERY:
+                n |= _put(mm, (base + SLOT_QUERY) * 8, req.query, QUERY_MAX) << 16
+            if w.flags & FLAG_HOST:
+                host = ""
+                for k, v in req.headers:
+                    if k == "HOST":
+                        host = v
+                        break
+                n |= _put(mm, (base + SLOT_HOST) * 8, host, HOST_MAX) << 24
+        mv[base + 2] = n
+        mv[base] = _mono() or 1
+    # In flight before settled: a worker killed between the two counts this request twice as
+    # unanswered, never zero times.
+    mv[19] += 1
+    if w.threaded:
+        mv[21] += 1
+        w.tl.begun = True
 
 
 def post_request(worker, req, environ, resp):
@@ -569,7 +544,7 @@ def post_request(worker, req, environ, resp):
         return
     try:
         end = _mono()
-        e = _exception()
+        e = _exc_info()[1]
         if e is not None:
             if not isinstance(e, Exception):
                 _drop(w)  # SystemExit (gunicorn's timeout abort) or KeyboardInterrupt: not served
@@ -578,72 +553,59 @@ def post_request(worker, req, environ, resp):
                 e = e.__context__
             if isinstance(e, OSError) and e.errno in _CLIENT_GONE:
                 e = None
-        try:
-            code = resp.status_code
-        except AttributeError:  # no response (resp is None): the app was never called
-            code = None
-        mv = w.mv
-        lock = w.lock
-        if lock is None:
-            base = 160
+        code = getattr(resp, "status_code", None)
+        if w.lock is None:
+            _post(w, 0, end, e, code)
         else:
-            try:
-                base = w.tl.base
-            except AttributeError:
-                base = -1
-            lock.acquire()
-        try:
-            # The sequence word is this worker's alone (and its threads', under the lock): one read.
-            seq = mv[2] + 1
-            mv[2] = seq
-            try:
-                start = mv[base] if base >= 0 else 0
-                if start:
-                    us = (end - start) // 1000
-                    mv[11] += us
-                    # bucket_of(us), inline
-                    if us < 16:
-                        mv[32] += 1
-                    else:
-                        k = int(_log2(us) * 5) - 19
-                        mv[32 + (k if k < 128 else 127)] += 1
-                else:
-                    mv[32] += 1
-                if e is not None:
-                    mv[12] += 1
-                # Served first, then out of flight: a worker killed between the two counts this
-                # request as served and aborted, never as neither.
-                if code is None:
-                    # No status: gunicorn answers the client 500 itself after this hook (the app
-                    # raised before start_response), or nothing when the client is gone.
-                    mv[17 if e is not None else 18] += 1
-                elif 100 <= code <= 599:
-                    mv[12 + code // 100] += 1
-                else:
-                    mv[18] += 1
-                if base >= 0:
-                    mv[base] = 0
-                n = mv[19]
-                if n:
-                    mv[19] = n - 1
-            finally:
-                mv[2] = seq + 1
-        finally:
-            if lock is not None:
-                lock.release()
+            with w.lock:
+                _post(w, w.slot_of.get(_ident(), -1), end, e, code)
     except Exception as e:
         _warn(worker.log, "post", "post_request: %s" % e)
+
+
+def _post(w, slot, end, e, code):
+    mv = w.mv
+    mv[2] += 1
+    try:
+        base = W_SLOTS0 + slot * SLOT_WORDS if slot >= 0 else 0
+        start = mv[base] if slot >= 0 else 0
+        if start:
+            us = (end - start) // 1000
+            mv[11] += us
+            # bucket_of(us), inline
+            k = int(_log2(us) * 5) - 19 if us >= 16 else 0
+            mv[32 + (k if k < 128 else 127)] += 1
+        else:
+            mv[32] += 1
+        if e is not None:
+            mv[12] += 1
+        # Served first, then out of flight: a worker killed between the two counts this request as
+        # served and aborted, never as neither.
+        if code is None:
+            # No status: gunicorn answers the client 500 itself after this hook (the app raised
+            # before start_response), or nothing when the client is gone.
+            mv[17 if e is not None else 18] += 1
+        elif 100 <= code <= 599:
+            mv[12 + code // 100] += 1
+        else:
+            mv[18] += 1
+        if slot >= 0:
+            mv[base] = 0
+        if mv[19]:
+            mv[19] -= 1
+    finally:
+        mv[2] += 1
 
 
 def _drop(w):
     """A request the worker gives up on as it exits: counted as aborted, not as served."""
     mv = w.mv
     with w.lock or threading.Lock():
-        base = 160 if w.lock is None else getattr(w.tl, "base", -1)
+        slot = 0 if w.lock is None else w.slot_of.get(_ident(), -1)
         mv[W_SEQ] += 1
         try:
-            if base >= 0:
-                mv[base] = 0
+            if slot >= 0:
+                mv[W_SLOTS0 + slot * SLOT_WORDS] = 0
             mv[W_ABORTED] += 1  # first: killed in between, it counts twice, never zero times
             if mv[W_IN_FLIGHT]:
                 mv[W_IN_FLIGHT] -= 1

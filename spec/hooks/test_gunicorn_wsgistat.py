@@ -66,13 +66,13 @@ class Resp:
 class HooksCase(unittest.TestCase):
     """A master (this process) with its directory, and this process as its one worker."""
 
-    worker_class, threads, request_vars = "sync", 1, ()
+    worker_class, threads = "sync", 1
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp()
         self.dir = os.path.join(self.tmp, "status")
         h.STATUS_DIR = self.dir
-        h.REQUEST_VARS = set(self.request_vars)
+        h.REQUEST_VARS = set()
         h._master.update(dfd=None, refused=None)
         h._warned.clear()
         self.server = Server(Cfg(self.worker_class, self.threads))
@@ -132,15 +132,6 @@ class TestBuckets(unittest.TestCase):
             us *= 1.01
 
 
-class TestLiterals(unittest.TestCase):
-    def test_the_request_paths_literal_word_numbers_are_the_layouts(self):
-        # pre_request and post_request use these as literals, for speed.
-        self.assertEqual((h.W_SEQ, h.W_TIME_US, h.W_EXCEPTIONS, h.W_STATUS, h.W_STATUS_OTHER, h.W_IN_FLIGHT, h.W_SETTLED, h.W_HIST),
-                         (2, 11, 12, 13, 18, 19, 21, 32))
-        self.assertEqual((h.W_SLOTS0, h.SLOT_LINE, h.LINE_MAX, (h.W_SLOTS0 + h.SLOT_LINE) * 8, h.BUCKETS, h.PER_OCTAVE),
-                         (160, 3, 136, 1304, 128, 5))
-
-
 class TestWorkerRecord(HooksCase):
     def test_a_new_record_is_whole_and_names_its_worker_and_master(self):
         w = self.words()
@@ -198,46 +189,6 @@ class TestWorkerRecord(HooksCase):
             h.pre_request(self.worker, Broken())
         self.assertEqual(self.worker.log.lines, [("warning", "wsgistat hooks: pre_request: broken request")])
         self.assertEqual(self.words()[h.W_SEQ] % 2, 0)  # the sequence word is even again
-
-
-def slot_of(data, slot):
-    """A slot's start word and its line, query and Host, as the reader takes them."""
-    base = (h.W_SLOTS0 + slot * h.SLOT_WORDS) * 8
-    start = int.from_bytes(data[base:base + 8], "little")
-    n = int.from_bytes(data[base + 16:base + 24], "little")
-    text = lambda word, length: data[base + word * 8:base + word * 8 + length].decode()
-    return start, text(h.SLOT_LINE, n & 0xFF), text(h.SLOT_QUERY, (n >> 16) & 0xFF), text(h.SLOT_HOST, (n >> 24) & 0xFF)
-
-
-class TestSlots(HooksCase):
-    request_vars = ("QUERY_STRING", "HTTP_HOST")
-
-    def record(self):
-        with open(os.path.join(self.dir, "worker-%d.bin" % os.getpid()), "rb") as f:
-            return f.read()
-
-    def test_query_and_host_are_stored_only_when_asked_and_a_long_line_is_cut(self):
-        req = Req("/" + "p" * 200, query="q=1", host="example.test")
-        h.pre_request(self.worker, req)
-        data = self.record()
-        used = [k for k in range(self.threads) if slot_of(data, k)[0]]
-        self.assertEqual(len(used), 1)
-        self.assertEqual(slot_of(data, used[0])[1:], (("GET /" + "p" * 200)[:h.LINE_MAX], "q=1", "example.test"))
-        h.post_request(self.worker, req, {}, Resp(200))
-        self.assertEqual(slot_of(self.record(), used[0])[0], 0)  # free again
-        self.assertEqual(h.requests_of(self.words()), 1)
-
-    def test_a_request_without_a_response_counts_as_no_status(self):
-        req = Req("/")
-        h.pre_request(self.worker, req)
-        h.post_request(self.worker, req, {}, None)
-        w = self.words()
-        self.assertEqual((w[h.W_STATUS:h.W_STATUS_OTHER + 1], w[h.W_IN_FLIGHT], w[h.W_EXCEPTIONS]), ([0, 0, 0, 0, 0, 1], 0, 0))
-        self.assertEqual(self.worker.log.lines, [])
-
-
-class TestThreadSlots(TestSlots):
-    worker_class, threads = "gthread", 2
 
 
 class TestThreads(HooksCase):
