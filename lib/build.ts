@@ -6,11 +6,15 @@
 //    45 ms per start; the bundle starts within a few ms of `node -e ''` (bench/startup.ts).
 //    Libraries only some runs need (got, node-cron, abstract-socket) stay outside the bundle and
 //    are loaded on the path that uses them.
+// 3. Writes the man page (dist/man/wsgistat.1) and the completions (dist/completions/), from the
+//    option declarations, as --help is (lib/docs/).
 
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import fjs from 'fast-json-stringify';
+import { bashCompletion, zshCompletion } from './docs/completions.js';
+import { manPage } from './docs/man.js';
 import { schemas } from './records/schemas.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
@@ -41,3 +45,11 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(outfile, 0o755);
+
+// 3. The man page and the bash and zsh completions, from the option declarations.
+const version = (JSON.parse(readFileSync(here('../../package.json'), 'utf8')) as { version: string }).version;
+mkdirSync(here('../man'), { recursive: true });
+mkdirSync(here('../completions'), { recursive: true });
+writeFileSync(here('../man/wsgistat.1'), manPage(version));
+writeFileSync(here('../completions/wsgistat.bash'), bashCompletion());
+writeFileSync(here('../completions/_wsgistat'), zshCompletion());

@@ -2,7 +2,7 @@
 
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
@@ -77,10 +77,26 @@ function parseToml(text: string): Map<string, Record<string, string | string[]>>
 
 const INI = parseIni(conf('uwsgi.ini'));
 
-/** Starts real uWSGI from conf/uwsgi.ini with its stats socket, app and port moved to a temporary place. */
+/** A user's or group's numeric id, from `id` (no shell). */
+function idOf(flag: '-u' | '-g', name: string): number {
+  const r = spawnSync('id', [flag, name], { encoding: 'utf8', timeout: 5000 });
+  expect(r.status, `id ${flag} ${name}: ${r.stderr}`).to.equal(0);
+  return Number(r.stdout.trim());
+}
+const asRoot = process.getuid?.() === 0;
+
+/** Starts real uWSGI from conf/uwsgi.ini with its stats socket, app and port moved to a temporary
+ *  place. As root, uWSGI drops to the sample's uid and gid, as shipped, so the socket's owner and
+ *  group are the real ones; the directory goes to that user so that it can make the socket there.
+ *  Not as root, uWSGI cannot change user: the uid and gid lines are left out. */
 function sampleIni(dir: string, httpPort: number) {
   const stats = join(dir, 'app.stats');
+  if (asRoot) {
+    chownSync(dir, idOf('-u', INI.uid!), idOf('-g', INI.gid!));
+    chmodSync(dir, 0o750); // as /run/uwsgi: the group may reach the socket, others not
+  }
   const text = conf('uwsgi.ini')
+    .replace(asRoot ? /^$/ : /^(uid|gid) = .*$/gm, '')
     .replaceAll(INI.stats!, stats)
     .replaceAll(INI['wsgi-file']!, APP)
     .replaceAll(INI['http-socket']!, `127.0.0.1:${httpPort}`);
@@ -116,6 +132,37 @@ describe('conf/ samples', () => {
     expect(mode.toString(8), 'chmod-socket applies to the stats socket').to.equal(INI['chmod-socket']);
   });
 
+  it('uwsgi.ini makes the stats socket in the group the systemd units join, so that their user reads it as shipped', async function () {
+    if (!asRoot && !process.env.CI) this.skip(); // uWSGI can drop to www-data only when started as root
+    expect(asRoot, 'this spec must run as root under CI, to start uWSGI as the sample does').to.equal(true);
+    needs(this, 'setpriv');
+    const u = await sampleServer(this);
+    const socket = u.stats.replace('unix://', '');
+    const st = statSync(socket);
+    expect([st.uid, st.gid, (st.mode & 0o777).toString(8)]).to.deep.equal([idOf('-u', INI.uid!), idOf('-g', INI.gid!), INI['chmod-socket']]);
+    for (const name of ['wsgistat.service', 'wsgistat-oneshot.service']) {
+      expect(parseIni(conf(`systemd/${name}`)).SupplementaryGroups, name).to.equal(INI.gid);
+    }
+    // The units' user: a nobody (as DynamicUser gives) in the socket's group; and one without it.
+    const nobody = idOf('-u', 'nobody');
+    const as = async (groups: string) => {
+      const dir = tempDir();
+      try {
+        chownSync(dir, nobody, nobody);
+        const r = spawnSync('setpriv', [`--reuid=${nobody}`, `--regid=${nobody}`, `--groups=${groups}`, process.execPath, CLI, '--no-state', u.stats], {
+          encoding: 'utf8', timeout: 15000, env: { ...process.env, XDG_STATE_HOME: dir },
+        });
+        return { code: r.status, stderr: r.stderr, records: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+      } finally {
+        cleanup(dir);
+      }
+    };
+    const member = await as(String(idOf('-g', INI.gid!)));
+    expect([member.code, member.stderr, member.records.map((r) => r.type)]).to.deep.equal([0, '', ['summary', ...Array(Number(INI.workers)).fill('worker')]]);
+    const outsider = await as(String(nobody));
+    expect([outsider.code, outsider.records.map((r) => [r.type, r.code])]).to.deep.equal([1, [['error', 'permission_denied']]]);
+  });
+
   describe('td-agent.conf', () => {
     const root = parseFluentd(conf('td-agent.conf'));
     const source = root.sections.find((s) => s.name === 'source')!;
@@ -135,6 +182,9 @@ describe('conf/ samples', () => {
       const sources = JSON.parse(check.stdout).sources;
       expect(sources).to.have.length(1);
       expect(sources[0].endpoint).to.deep.equal({ kind: 'unix', path: INI.stats });
+      // Its own state file, in td-agent's home, apart from a manual run's default one.
+      expect(JSON.parse(check.stdout).state_file).to.equal('/var/lib/td-agent/wsgistat-uwsgi.json');
+      expect(argv).to.include('--state-file');
     });
 
     it('gives in_exec one JSON object per line, each with a float time, from a real server', async function () {
@@ -177,6 +227,15 @@ describe('conf/ samples', () => {
       expect(source.sections.find((x) => x.name === 'parse')!.params).to.deep.equal({ '@type': 'json', stream_buffer_size: '1' });
       expect(source.sections.find((x) => x.name === 'extract')!.params).to.deep.equal({ time_key: 'time', time_type: 'float' });
       expect(argv.slice(1, 3)).to.deep.equal(['--interval', '10s']);
+    });
+
+    it('uses no state file, and --check shows none (continuous mode keeps its rates in memory)', async () => {
+      const check = await wsgistat(['--check', ...argv.slice(1)]);
+      expect(check.code, check.stderr).to.equal(0);
+      expect(JSON.parse(check.stdout)).to.deep.include({ schedule: { interval_ms: 10000 }, state_file: null });
+      // One given is used (loaded at start, saved at exit), so it is shown.
+      const given = await wsgistat(['--check', '--state-file', '/var/lib/w/s.json', ...argv.slice(1)]);
+      expect(JSON.parse(given.stdout).state_file).to.equal('/var/lib/w/s.json');
     });
 
     it('streams each sample as it is taken, from a real server', async function () {

@@ -2,6 +2,13 @@
 
 import { delivers, type Config } from '../config.js';
 import { describeOutput } from '../sinks/outputs.js';
+import { FORMATS } from '../sinks/formats.js';
+
+function usedStateFile(config: Config): string | undefined {
+  const once = !config.intervalMs && !config.cron;
+  if (!once) return config.stateFileGiven ? config.stateFile : undefined;
+  return FORMATS.find((f) => f.name === config.format)?.usesState?.() === false ? undefined : config.stateFile;
+}
 
 export function describe(config: Config): object {
   return {
@@ -22,7 +29,9 @@ export function describe(config: Config): object {
     error_records: config.errorRecords,
     hostname: config.hostname,
     schedule: config.intervalMs ? { interval_ms: config.intervalMs } : config.cron ? { cron: config.cron } : 'once',
-    state_file: config.stateFile ?? null,
+    // Only a state file the run would use: continuous mode keeps its rates in memory and touches
+    // a state file only when one is given; mackerel's graph definitions use none.
+    state_file: usedStateFile(config) ?? null,
     max_gap_ms: config.maxGapMs,
     format: config.format,
     outputs: config.outputs.map((o) => describeOutput(o, config.delivery)),
