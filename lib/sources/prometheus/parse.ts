@@ -115,6 +115,8 @@ class Parser {
   private lineNo = 0;
   private line = '';
   private pos = 0;
+  private lastName = '';
+  private lastFamily: Family | undefined;
 
   constructor(private readonly text: string, private readonly format: ExpositionFormat) {
     this.suffixes = SUFFIXES[format];
@@ -171,6 +173,7 @@ class Parser {
 
   /** A `#` line: HELP, TYPE, UNIT (OpenMetrics), EOF (OpenMetrics), or a comment. True at EOF. */
   private comment(): boolean {
+    this.lastFamily = undefined; // metadata may change which family a name belongs to
     this.pos++;
     this.skipBlanks();
     const keyword = this.token();
@@ -224,6 +227,15 @@ class Parser {
 
   /** The family a sample of this name belongs to: its own, a typed family it is a suffix of, or new. */
   private familyOf(name: string): Family {
+    // Consecutive samples share a name as a rule: one lookup per run of them.
+    if (name === this.lastName && this.lastFamily) return this.lastFamily;
+    const f = this.findFamily(name);
+    this.lastName = name;
+    this.lastFamily = f;
+    return f;
+  }
+
+  private findFamily(name: string): Family {
     const own = this.byName.get(name);
     if (own && (this.suffixes[own.type] ?? ['']).includes('')) return own;
     for (const suffix of ALL_SUFFIXES) {
@@ -305,6 +317,14 @@ class Parser {
   /** A label value after its opening quote, unescaped; undefined if the line ends first. */
   private quoted(): string | undefined {
     const line = this.line;
+    const quote = line.indexOf('"', this.pos);
+    if (quote === -1) return undefined;
+    const slash = line.indexOf('\\', this.pos);
+    if (slash === -1 || slash > quote) {
+      const v = line.slice(this.pos, quote);
+      this.pos = quote + 1;
+      return v;
+    }
     let out = '';
     let from = this.pos;
     for (let i = this.pos; i < line.length; i++) {
