@@ -16,6 +16,8 @@ export interface Stored {
   time: number;
   /** The event time as Fluentd wrote it: a float for in_http, seconds.nanoseconds for in_forward. */
   timeText: string;
+  /** The line out_file wrote: numbers as Fluentd typed them (an integer has no ".0"). */
+  raw: string;
   record: Record<string, unknown>;
 }
 
@@ -117,7 +119,7 @@ async function startFluentdWith(conf0: (port: number, dir: string) => string, po
       for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
         if (line === '') continue;
         const { fluentd_tag: tag, fluentd_time: time, ...record } = JSON.parse(line) as Record<string, unknown>;
-        out.push({ tag: tag as string, time: Number(time), timeText: String(time), record });
+        out.push({ tag: tag as string, time: Number(time), timeText: String(time), record, raw: line });
       }
     }
     return out;

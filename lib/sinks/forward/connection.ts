@@ -155,8 +155,9 @@ export class Connection {
     const nonce = asBytes(opts.nonce);
     const auth = asBytes(opts.auth);
     const salt = randomBytes(16).toString('hex');
-    const userAuth = auth.length > 0;
-    if (userAuth && sec.username === undefined) throw new AuthError('it asks for a username and password, and this output has none');
+    // in_forward sends an auth salt whenever it has <security>, and checks the user only with
+    // user_auth: without a username we send empty ones, as out_forward does.
+    const userAuth = auth.length > 0 && sec.username !== undefined;
     const ping = ['PING', sec.selfHostname, salt, sha512(salt, sec.selfHostname, nonce, sec.sharedKey),
       userAuth ? sec.username! : '', userAuth ? sha512(auth, sec.username!, sec.password ?? '') : ''];
     await this.write(encode(ping));
@@ -165,7 +166,7 @@ export class Connection {
       throw e;
     });
     if (!Array.isArray(pong) || pong[0] !== 'PONG') throw new Error('the server did not answer the PING with PONG');
-    if (pong[1] !== true) throw new AuthError(`it refused the handshake: ${asText(pong[2]) || 'no reason given'}`);
+    if (pong[1] !== true) throw new AuthError(asText(pong[2]) || 'no reason given');
     const serverHost = asText(pong[3]);
     if (serverHost === sec.selfHostname) throw new AuthError(`it calls itself ${serverHost}, our own hostname (a loop back to ourselves?)`);
     if (asText(pong[4]) !== sha512(salt, serverHost, nonce, sec.sharedKey)) throw new AuthError('its PONG digest is wrong: it does not know the shared key');

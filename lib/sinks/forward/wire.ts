@@ -4,10 +4,10 @@
 // time: Fluentd 1.19+ drops those and acks them anyway (protocols.md §3).
 //
 // The records come from the JSON lines the backlog keeps. Records are flat, so their numbers are
-// the only care: an integer beyond 2^53 (already a double in the JSON line, printed as its exact
-// decimal value) is sent as a msgpack 64-bit integer of that value, never as a float64, so Fluentd
-// stores the integer stdout printed. Integers within 2^53 are exact anyway (@msgpack/msgpack
-// writes them as uint64/int64 beyond 32 bits).
+// the only care: every integer beyond 32 bits is sent as a msgpack 64-bit integer of the digits
+// stdout printed (BigInt(String(v))), never as a float64, so Fluentd stores the integer stdout
+// printed: a `vsz` over 4 GiB stays an Integer (@msgpack/msgpack, with useBigInt64 for the
+// integers beyond 2^53, would write the others as float64, and Ruby would store 5000000000.0).
 //
 // The chunk id is derived from the batch's lines: the same batch, resent after an ack timeout or
 // read back from the spool by the next run, carries the same id, so a receiver (or a person
@@ -53,13 +53,15 @@ export const extensionCodec = codec;
 
 const TWO_63 = 2 ** 63;
 const TWO_64 = 2 ** 64;
+const TWO_32 = 2 ** 32;
+const TWO_31 = 2 ** 31;
 
-/** A record read back from its JSON line, with integers beyond 2^53 as exact 64-bit integers. */
+/** A record read back from its JSON line, with integers beyond 32 bits as 64-bit integers. */
 export function recordOf(line: string): Record<string, unknown> {
   const r = JSON.parse(line) as Record<string, unknown>;
   for (const k in r) {
     const v = r[k];
-    if (typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v) && v > -TWO_63 && v < TWO_64) r[k] = BigInt(v);
+    if (typeof v === 'number' && (v >= TWO_32 || v < -TWO_31) && Number.isInteger(v) && v > -TWO_63 && v < TWO_64) r[k] = BigInt(String(v)); // the digits stdout printed
   }
   return r;
 }
