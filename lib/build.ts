@@ -4,7 +4,7 @@
 // 2. Bundles the compiled CLI into one CommonJS file, dist/bin/wsgistat.cjs, the installed
 //    command. Node 20's ESM loader, and its scan of the generated CommonJS serializers, cost about
 //    45 ms per start; the bundle starts within a few ms of `node -e ''` (bench/startup.ts).
-//    Libraries only some runs need (got, node-cron, abstract-socket) stay outside the bundle and
+//    Libraries only some runs need (got, node-cron, abstract-socket, @msgpack/msgpack) stay outside the bundle and
 //    are loaded on the path that uses them.
 // 3. Writes the man page (dist/man/wsgistat.1) and the completions (dist/completions/), from the
 //    option declarations, as --help is (lib/docs/).
@@ -37,7 +37,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['abstract-socket', 'got', 'node-cron'],
+  external: ['abstract-socket', 'got', 'node-cron', '@msgpack/msgpack'],
   // import.meta.url does not exist in CommonJS: give the bundle its own file URL. dist/bin/ is as
   // deep as dist/lib/, so paths relative to it (../../package.json) hold in both builds.
   define: { 'import.meta.url': '__wsgistat_url' },

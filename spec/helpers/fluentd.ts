@@ -14,6 +14,10 @@ export interface Stored {
   tag: string;
   /** Event time, seconds (in_http took it out of the record). */
   time: number;
+  /** The event time as Fluentd wrote it: a float for in_http, seconds.nanoseconds for in_forward. */
+  timeText: string;
+  /** The line out_file wrote: numbers as Fluentd typed them (an integer has no ".0"). */
+  raw: string;
   record: Record<string, unknown>;
 }
 
@@ -39,14 +43,19 @@ export function needsFluentd(ctx: Mocha.Context): void {
 }
 
 function config(port: number, out: string): string {
-  // time_key/include_time_key: the event time comes back beside the record; tag likewise.
   return `<source>
   @type http
   bind 127.0.0.1
   port ${port}
   body_size_limit 32m
 </source>
-<match fluent.**>
+${storeAll(out, false)}`;
+}
+
+/** Every event but Fluentd's own to out_file as JSON, with tag and event time beside the record. */
+function storeAll(out: string, exactTime: boolean): string {
+  // time_key/include_time_key: the event time comes back beside the record; tag likewise.
+  return `<match fluent.**>
   @type null
 </match>
 <match **>
@@ -60,7 +69,7 @@ function config(port: number, out: string): string {
   <inject>
     tag_key fluentd_tag
     time_key fluentd_time
-    time_type float
+    ${exactTime ? 'time_type string\n    time_format %s.%N' : 'time_type float'}
   </inject>
   <buffer>
     @type memory
@@ -71,10 +80,15 @@ function config(port: number, out: string): string {
 }
 
 export async function startFluentd(port?: number): Promise<RealFluentd> {
+  return startFluentdWith((p, dir) => config(p, dir), port);
+}
+
+/** A Fluentd whose config is `conf(port, dir)`; storeAll-style output in `dir` is what stored() reads. */
+async function startFluentdWith(conf0: (port: number, dir: string) => string, port?: number): Promise<RealFluentd> {
   const dir = tempDir();
   const p = port ?? (await freePort());
   const conf = join(dir, 'fluent.conf');
-  writeFileSync(conf, config(p, dir));
+  writeFileSync(conf, conf0(p, dir), { mode: 0o600 });
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
@@ -105,7 +119,7 @@ export async function startFluentd(port?: number): Promise<RealFluentd> {
       for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
         if (line === '') continue;
         const { fluentd_tag: tag, fluentd_time: time, ...record } = JSON.parse(line) as Record<string, unknown>;
-        out.push({ tag: tag as string, time: time as number, record });
+        out.push({ tag: tag as string, time: Number(time), timeText: String(time), record, raw: line });
       }
     }
     return out;
@@ -123,4 +137,42 @@ export async function startFluentd(port?: number): Promise<RealFluentd> {
       cleanup(dir);
     },
   };
+}
+
+export interface ForwardSecurity {
+  sharedKey: string;
+  /** <user> entries: in_forward then asks for a username and password. */
+  users?: { username: string; password: string }[];
+  selfHostname?: string;
+}
+
+export interface ForwardTls {
+  certPath: string;
+  keyPath: string;
+  /** Client certificates must be signed by this CA. */
+  clientCaPath?: string;
+}
+
+/** A real Fluentd with an in_forward source (acks as asked, optionally <security> and TLS). */
+export async function startForwardFluentd(opts: { security?: ForwardSecurity; tls?: ForwardTls; port?: number } = {}): Promise<RealFluentd> {
+  const sec = opts.security;
+  const security = sec ? `  <security>
+    self_hostname ${sec.selfHostname ?? 'aggregator'}
+    shared_key ${sec.sharedKey}
+${sec.users?.length ? `    user_auth true\n${sec.users.map((u) => `    <user>\n      username ${u.username}\n      password ${u.password}\n    </user>`).join('\n')}` : ''}
+  </security>
+` : '';
+  const tls = opts.tls ? `  <transport tls>
+    cert_path ${opts.tls.certPath}
+    private_key_path ${opts.tls.keyPath}
+${opts.tls.clientCaPath ? `    client_cert_auth true\n    ca_path ${opts.tls.clientCaPath}` : ''}
+  </transport>
+` : '';
+  const f = await startFluentdWith((p, dir) => `<source>
+  @type forward
+  bind 127.0.0.1
+  port ${p}
+${tls}${security}</source>
+${storeAll(dir, true)}`, opts.port);
+  return { ...f, url: `forward://127.0.0.1:${f.port}` };
 }
