@@ -102,7 +102,7 @@ describe('configuration', () => {
       ['an unknown format', () => configError(['-f', 'influx', '/s']), '--format: expected one of json, mackerel, prometheus, got "influx"'],
       ['--format mackerel on a schedule', () => configError(['-f', 'mackerel', '-i', '1m', '/s']), '--format mackerel is for one-shot runs, which mackerel-agent starts every minute; drop --interval'],
       ['a metric prefix mackerel would refuse', () => configError(['-f', 'mackerel', '--metric-prefix', 'my app', '/s']), '--metric-prefix: expected a metric name prefix such as "uwsgi" or "web.uWSGI": letters, digits, _ and -, with dots between parts, got "my app"'],
-      ['an output wsgistat cannot send to', () => configError(['-o', 'kafka://k:9092/t', '/s']), '--output: expected stdout, http(s)://host:port/tag (Fluentd in_http), norikra://host:port/target (norikra+https:// for TLS) or prometheus://host:port/path (serve /metrics), got "kafka://k:9092/t"'],
+      ['an output wsgistat cannot send to', () => configError(['-o', 'kafka://k:9092/t', '/s']), '--output: expected stdout, http(s)://host:port/tag (Fluentd in_http), norikra://host:port/target (norikra+https:// for TLS), forward://host:port[,host:port...]/tag (Fluentd in_forward; forward+tls:// for TLS) or prometheus://host:port/path (serve /metrics), got "kafka://k:9092/t"'],
       ['a Norikra target Norikra would refuse', () => configError(['-o', 'norikra://127.0.0.1/uwsgi.stats', '/s']), '--output: "norikra://127.0.0.1/uwsgi.stats": the path is the Norikra target, a letter then letters, digits and _ (not ending in _), e.g. norikra://127.0.0.1:26578/uwsgi_stats'],
       ['--header with two HTTP outputs', () => configError(['-o', 'http://127.0.0.1:9880/a', '-o', 'norikra://127.0.0.1/b', '--header', 'X-Token=env:T', '/s']), '--header is for the one HTTP output, but there are 2: give each output its own "headers" in the config file ("outputs": [{"url": ..., "headers": ...}])'],
       ['a header from an unset variable', () => configError(['-o', 'http://127.0.0.1:9880/a', '--header', 'Authorization=env:WSGISTAT_SPEC_UNSET', '/s']), 'output http://127.0.0.1:9880/a: header Authorization: environment variable WSGISTAT_SPEC_UNSET is not set'],
@@ -116,7 +116,7 @@ describe('configuration', () => {
 
     it('an unknown key in the file, with a suggestion', () => {
       const path = file({ sources: ['/s'], timout: '1s' });
-      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap, outputs, headers, ca_file, cert_file, key_file, send_timeout, retry_for, spool_dir, spool_max, format, metric_prefix`);
+      expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap, outputs, headers, ca_file, cert_file, key_file, servers, shared_key, self_hostname, username, password, ack_timeout, send_timeout, retry_for, spool_dir, spool_max, format, metric_prefix`);
     });
 
     it('a value of the wrong type in the file', () => {
