@@ -13,8 +13,6 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import fjs from 'fast-json-stringify';
-import { bashCompletion, zshCompletion } from './docs/completions.js';
-import { manPage } from './docs/man.js';
 import { schemas } from './records/schemas.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
@@ -46,7 +44,11 @@ await build({
 });
 chmodSync(outfile, 0o755);
 
-// 3. The man page and the bash and zsh completions, from the option declarations.
+// 3. The man page and the bash and zsh completions, from the option declarations. Imported only
+// now: the declarations reach records/serialize.js, which needs the serializers written above
+// (a fresh clone has none before this build).
+const { bashCompletion, zshCompletion } = await import('./docs/completions.js');
+const { manPage } = await import('./docs/man.js');
 const version = (JSON.parse(readFileSync(here('../../package.json'), 'utf8')) as { version: string }).version;
 mkdirSync(here('../man'), { recursive: true });
 mkdirSync(here('../completions'), { recursive: true });
