@@ -74,8 +74,10 @@ function onSignals(handlers: Partial<Record<SignalName, (name: SignalName) => vo
  *  only output, wsgistat stops quietly; otherwise the others go on. */
 function stdoutClosed(config: Config): () => void {
   let gone = false;
+  // A format with a stdout of its own writes nowhere else.
+  const only = config.outputs.length === 1 || FORMATS.find((f) => f.name === config.format)?.stdout !== undefined;
   return () => {
-    if (config.outputs.length === 1 || config.format !== 'json') process.exit(EXIT_OK);
+    if (only) process.exit(EXIT_OK);
     if (!gone) log.warn('sink stdout', 'the reader of stdout went away; the other outputs go on');
     gone = true;
   };

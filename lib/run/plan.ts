@@ -37,6 +37,6 @@ export function plan(config: Config): Plan {
 
 /** The sinks of a run: the format's own stdout, or the outputs. */
 export async function openSinks(p: Plan, onStdoutClosed: () => void): Promise<Sink[]> {
-  if (p.format.stdout) return [p.format.stdout({ sources: p.config.sources, own: p.config.formatOptions, onClosed: onStdoutClosed })];
+  if (p.format.stdout) return [await p.format.stdout({ sources: p.config.sources, own: p.config.formatOptions, onClosed: onStdoutClosed })];
   return createSinks(p.config.outputs, { delivery: p.config.delivery, onStdoutClosed });
 }

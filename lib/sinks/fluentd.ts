@@ -1,6 +1,6 @@
 // The Fluentd in_http output kind: http(s)://host:port/tag, one POST of a JSON array per batch.
 
-import { checkHttpOutput, deliveringSink, describeHttpOutput, HTTP_OUTPUT_OPTIONS, parseHttpUrl, type HttpOutput } from './http-output.js';
+import { checkHttpOutput, describeHttpOutput, httpCreate, HTTP_OUTPUT_OPTIONS, parseHttpUrl, type HttpOutput } from './http-output.js';
 import type { SinkKind } from './types.js';
 
 const fluentdForms = 'http(s)://host:port/tag (Fluentd in_http)';
@@ -24,8 +24,5 @@ export const fluentdKind: SinkKind<HttpOutput> = {
   delivers: true,
   check: checkHttpOutput,
   describe: describeHttpOutput,
-  async create(spec, ctx) {
-    const { fluentdTransport } = await import('./http.js');
-    return deliveringSink(spec, await fluentdTransport(spec, { timeoutMs: ctx.delivery.sendTimeoutMs }), ctx.delivery);
-  },
+  create: httpCreate('fluentdTransport'),
 };

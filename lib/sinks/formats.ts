@@ -8,8 +8,6 @@ import type { RecordType } from '../records/types.js';
 import type { SourceSpec } from '../sources/types.js';
 import { metaOutput, metricLines, segmentsFor } from './mackerel.js';
 import { stdoutSink } from './stdout.js';
-import { writeExposition } from './prometheus/exposition.js';
-import { bySource, familiesOf } from './prometheus/metrics.js';
 import type { Sink } from './types.js';
 
 export interface StdoutContext {
@@ -39,7 +37,7 @@ export interface Format {
   /** Checks made with the configuration. */
   check?(sources: readonly SourceSpec[]): void;
   /** Its stdout sink; undefined: JSON lines. */
-  stdout?(ctx: StdoutContext): Sink;
+  stdout?(ctx: StdoutContext): Sink | Promise<Sink>;
   /** Whether the run reads and writes the state file (mackerel's graph definitions do not). */
   usesState?(): boolean;
 }
@@ -97,7 +95,11 @@ export const prometheusFormat: Format = {
   // A failed source is wsgistat_up 0, not a gap.
   errorRecords: () => true,
   stateName: 'prometheus',
-  stdout: (ctx) => stdoutSink({ onClosed: ctx.onClosed, format: (r) => writeExposition(familiesOf(bySource(r))) }),
+  // Loaded only when asked for: its tables would cost every other run's start-up.
+  async stdout(ctx) {
+    const [{ writeExposition }, { bySource, familiesOf }] = await Promise.all([import('./prometheus/exposition.js'), import('./prometheus/metrics.js')]);
+    return stdoutSink({ onClosed: ctx.onClosed, format: (r) => writeExposition(familiesOf(bySource(r))) });
+  },
 };
 
 export const FORMATS: readonly Format[] = [jsonFormat, mackerelFormat, prometheusFormat];

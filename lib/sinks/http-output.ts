@@ -209,3 +209,12 @@ export async function deliveringSink(out: OutputSpec, transport: Transport, deli
   }
   return deliverySink(transport, { spool, retryForMs: delivery.retryForMs });
 }
+
+/** The factory of an HTTP output kind: its receiver (http.ts, loaded now, with got) behind a
+ *  delivering sink. */
+export function httpCreate(transport: 'fluentdTransport' | 'norikraTransport') {
+  return async (spec: HttpOutput, ctx: { delivery: DeliverySettings }): Promise<Sink> => {
+    const http = await import('./http.js');
+    return deliveringSink(spec, await http[transport](spec, { timeoutMs: ctx.delivery.sendTimeoutMs }), ctx.delivery);
+  };
+}

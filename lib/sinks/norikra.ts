@@ -1,6 +1,6 @@
 // The Norikra output kind: norikra://host:port/target (norikra+https:// for TLS), its JSON API.
 
-import { checkHttpOutput, deliveringSink, describeHttpOutput, HTTP_OUTPUT_OPTIONS, parseHttpUrl, type HttpOutput } from './http-output.js';
+import { checkHttpOutput, describeHttpOutput, httpCreate, HTTP_OUTPUT_OPTIONS, parseHttpUrl, type HttpOutput } from './http-output.js';
 import type { SinkKind } from './types.js';
 
 /** Norikra's rule for target names (its Target class): a letter first, then letters, digits and
@@ -27,8 +27,5 @@ export const norikraKind: SinkKind<HttpOutput> = {
   delivers: true,
   check: checkHttpOutput,
   describe: describeHttpOutput,
-  async create(spec, ctx) {
-    const { norikraTransport } = await import('./http.js');
-    return deliveringSink(spec, await norikraTransport(spec, { timeoutMs: ctx.delivery.sendTimeoutMs }), ctx.delivery);
-  },
+  create: httpCreate('norikraTransport'),
 };
