@@ -1,11 +1,16 @@
 // One-shot start-up cost: wsgistat reading a real uWSGI over a unix socket, and a real gunicorn's
 // status directory (conf/gunicorn_wsgistat.py), against `node -e ''`
 // in the same run, interleaved, repeated; medians. Run on demand: `npm run bench`.
-// Goals (issue #2): wall time at most 1.25x and peak RSS at most 1.3x those of `node -e ''`.
+// Goals (issue #2): wall time at most 1.25x and peak RSS at most 1.3x those of `node -e ''`;
+// issue #18: 1.05x and 1.1x, for stdout, --format mackerel and an HTTP output (a real Fluentd's
+// in_http, so its own answer time is in the figure), with and without a state file.
+// BASELINE_CLI=path/to/an/older/dist/bin/wsgistat.cjs adds the main cases run by that build, for a
+// before/after in the same run.
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFluentd } from '../spec/helpers/fluentd.js';
 import { startGunicorn, startUwsgi } from '../spec/helpers/servers.js';
 
 const CLI = fileURLToPath(new URL('../bin/wsgistat.cjs', import.meta.url));
@@ -58,9 +63,20 @@ export async function compare(cases: Case[]): Promise<void> {
   }
 }
 
+function baselineCases(stats: string, state: string, gunicorn: string, gstate: string): Case[] {
+  const old = process.env.BASELINE_CLI;
+  if (!old) return [];
+  return [
+    { name: 'baseline: unix:// --state-file', args: [old, '--state-file', state, stats] },
+    { name: 'baseline: unix:// --no-state', args: [old, '--no-state', stats] },
+    { name: 'baseline: gunicorn:// --state-file', args: [old, '--state-file', gstate, gunicorn] },
+  ];
+}
+
 async function main() {
   const u = await startUwsgi({ stats: 'unix', workers: 4, threads: 2 });
   const g = await startGunicorn({ workerClass: 'gthread', workers: 4, threads: 2 });
+  const f = await startFluentd();
   // One-shot runs as deployed: reading and writing the state file that gives them rates.
   const state = join(u.dir, 'state.json');
   const gstate = join(g.dir, 'state.json');
@@ -73,8 +89,11 @@ async function main() {
       { name: 'wsgistat gunicorn:// --state-file (+ backlog)', args: [CLI, '--state-file', gstate, g.status] },
       { name: 'wsgistat gunicorn:// --state-file --listen none', args: [CLI, '--state-file', gstate, '--listen', 'none', g.status] },
       { name: 'wsgistat --format mackerel unix:// (state)', args: [CLI, '--format', 'mackerel', '--state-file', mstate, u.stats] },
+      { name: 'wsgistat --output fluentd unix:// (state)', args: [CLI, '--output', `${f.url}/wsgistat.bench`, '--state-file', join(u.dir, 'f-state.json'), u.stats] },
+      ...baselineCases(u.stats, join(u.dir, 'old-state.json'), g.status, join(g.dir, 'old-state.json')),
     ]);
   } finally {
+    await f.dispose();
     await u.stop();
     await g.stop();
   }

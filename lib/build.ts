@@ -9,9 +9,14 @@
 // 3. Writes the man page (dist/man/wsgistat.1) and the completions (dist/completions/), from the
 //    option declarations, as --help is (lib/docs/).
 
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE, cacheName, cacheWriterSource, launcherSource, routeImports } from './build/launcher.js';
 import fjs from 'fast-json-stringify';
 import { schemas } from './records/schemas.js';
 
@@ -22,12 +27,19 @@ for (const [name, schema] of Object.entries(schemas)) {
   // Without additionalProperties: fast-json-stringify would compare every key of a record with
   // every property of its schema (O(fields x properties)); records/serialize.ts adds the rare
   // unknown field itself, with one Set lookup per key.
+  // Each serializer is evaluated on first use: a run that prints summaries only never builds the
+  // other record types' serializers.
   const standalone = fjs({ ...schema, additionalProperties: false } as object, { mode: 'standalone' });
-  code += `exports[${JSON.stringify(name)}] = (function (module) {\n${standalone}\nreturn module.exports\n})({ exports: {} })\n`;
+  const key = JSON.stringify(name);
+  code +=
+    `Object.defineProperty(exports, ${key}, { enumerable: true, configurable: true, get() {\n` +
+    `const f = (function (module) {\n${standalone}\nreturn module.exports\n})({ exports: {} })\n` +
+    `Object.defineProperty(exports, ${key}, { value: f, enumerable: true })\nreturn f\n} })\n`;
 }
 writeFileSync(here('./records/serializers.cjs'), code);
 
-const outfile = here('../bin/wsgistat.cjs');
+const binDir = here('../bin');
+const outfile = join(binDir, BUNDLE);
 await build({
   entryPoints: [here('./cli.js')],
   outfile,
@@ -42,7 +54,34 @@ await build({
   banner: { js: "'use strict';\nconst __wsgistat_url = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
-chmodSync(outfile, 0o755);
+// The bundle is loaded by the launcher, never run as a script: no hashbang (cli.ts has one), and
+// its dynamic imports go through the launcher's.
+writeFileSync(outfile, routeImports(readFileSync(outfile, 'utf8').replace(/^#![^\n]*\n/, '')));
+chmodSync(outfile, 0o644);
+writeLauncher();
+
+/** dist/bin/wsgistat.cjs, the command, and the code cache it runs the bundle from (see
+ *  build/launcher.ts): written from a sample one-shot run of the bundled example with every record
+ *  type and a state file, so the functions such a run needs are in the cache. */
+function writeLauncher(): void {
+  const hash = createHash('sha256').update(readFileSync(outfile)).digest('hex').slice(0, 16);
+  const launcher = join(binDir, 'wsgistat.cjs');
+  for (const f of readdirSync(binDir)) if (f.startsWith(`${BUNDLE}.`) && f.endsWith('.v8cache')) unlinkSync(join(binDir, f));
+  writeFileSync(launcher, launcherSource(hash));
+  chmodSync(launcher, 0o755);
+  const tmp = mkdtempSync(join(tmpdir(), 'wsgistat-build-'));
+  try {
+    const sample = ['--records', 'all', '--state-file', join(tmp, 'state'), `file:${here('../../spec/fixtures/uwsgi/busy.json')}`];
+    const r = spawnSync(process.execPath, ['-e', cacheWriterSource(launcher, join(binDir, cacheName(hash)), sample)], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 60_000,
+    });
+    // No cache is not a broken build: the launcher compiles the bundle from source without one.
+    if (r.status !== 0) process.stderr.write(`build: no code cache written (sample run exited ${r.status ?? r.signal})\n`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
 // 3. The man page and the bash and zsh completions, from the option declarations. Imported only
 // now: the declarations reach records/serialize.js, which needs the serializers written above
