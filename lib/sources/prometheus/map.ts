@@ -119,6 +119,40 @@ function withoutScrape(f: MetricFamily | undefined, endpoint: string | undefined
   return f && endpoint ? { ...f, samples: f.samples.filter((s) => !ofScrape(s, endpoint)) } : f;
 }
 
+/** The accept backlog summed over listeners, each listener's gauge taken once (the max over the
+ *  per-pid copies of live pids). */
+function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): number {
+  const byListener = new Map<string, number>();
+  for (const s of backlogFam.samples) {
+    const pid = pidOf(s);
+    if (pid !== undefined && alive && !alive(pid)) continue;
+    const key = s.labels.listener ?? '';
+    byListener.set(key, Math.max(byListener.get(key) ?? 0, s.value));
+  }
+  return [...byListener.values()].reduce((a, b) => a + b, 0);
+}
+
+type Gauges = Record<'inFlight' | 'conns' | 'connsMax' | 'threads' | 'active' | 'pending', Map<number, number>>;
+
+/** One worker record per live worker pid; counts busy and idle workers into the summary. */
+function workerBodies(workerPids: number[], gauges: Gauges, hasInFlight: boolean, summary: Body): Body[] {
+  const workers: Body[] = [];
+  for (const pid of workerPids) {
+    const w: Body = { type: 'worker', worker_id: pid, pid };
+    const flight = hasInFlight ? gauges.inFlight.get(pid) ?? 0 : gauges.active.get(pid);
+    if (flight !== undefined) w.in_flight = flight;
+    const pending = gauges.pending.get(pid);
+    const active = gauges.active.get(pid);
+    if (pending !== undefined && active !== undefined) w.queued = Math.max(0, pending - active);
+    if (gauges.conns.has(pid)) w.connections = gauges.conns.get(pid);
+    w.status = (flight ?? 0) > 0 ? 'busy' : 'idle';
+    const key = w.status === 'busy' ? 'workers_busy' : 'workers_idle';
+    summary[key] = (summary[key] as number) + 1;
+    workers.push(w);
+  }
+  return workers;
+}
+
 export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions = {}): Mapped {
   const notices: string[] = [];
   const fam = (r: Role) => find(families, r, opts.names);
@@ -127,7 +161,7 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   const latency = withoutScrape(fam('latency'), opts.scrapeEndpoint);
   const h = latency ? histogramOf(latency, notices) : undefined;
   const inFlight = withoutScrape(fam('in_flight'), opts.scrapeEndpoint);
-  const gauges = { inFlight: perPid(inFlight), conns: perPid(fam('connections')), connsMax: perPid(fam('connections_max')), threads: perPid(fam('threads')), active: perPid(fam('threads_active')), pending: perPid(fam('pending')) };
+  const gauges: Gauges = { inFlight: perPid(inFlight), conns: perPid(fam('connections')), connsMax: perPid(fam('connections_max')), threads: perPid(fam('threads')), active: perPid(fam('threads_active')), pending: perPid(fam('pending')) };
   const backlogFam = fam('backlog');
   const pids = new Set<number>();
   for (const m of Object.values(gauges)) for (const p of m.keys()) pids.add(p);
@@ -150,30 +184,9 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   Object.assign(summary, statusCounts(requests, opts.names?.status_label));
 
   // The backlog of each listener, once: every pid may hold a copy of the same gauge.
-  if (backlogFam) {
-    const byListener = new Map<string, number>();
-    for (const s of backlogFam.samples) {
-      const pid = pidOf(s);
-      if (pid !== undefined && opts.alive && !opts.alive(pid)) continue;
-      const key = s.labels.listener ?? '';
-      byListener.set(key, Math.max(byListener.get(key) ?? 0, s.value));
-    }
-    summary.backlog = [...byListener.values()].reduce((a, b) => a + b, 0);
-  }
+  if (backlogFam) summary.backlog = listenerBacklog(backlogFam, opts.alive);
 
-  const workers: Body[] = [];
-  for (const pid of workerPids) {
-    const w: Body = { type: 'worker', worker_id: pid, pid };
-    const flight = inFlight ? gauges.inFlight.get(pid) ?? 0 : gauges.active.get(pid);
-    if (flight !== undefined) w.in_flight = flight;
-    const pending = gauges.pending.get(pid);
-    const active = gauges.active.get(pid);
-    if (pending !== undefined && active !== undefined) w.queued = Math.max(0, pending - active);
-    if (gauges.conns.has(pid)) w.connections = gauges.conns.get(pid);
-    w.status = (flight ?? 0) > 0 ? 'busy' : 'idle';
-    summary[w.status === 'busy' ? 'workers_busy' : 'workers_idle'] = (summary[w.status === 'busy' ? 'workers_busy' : 'workers_idle'] as number) + 1;
-    workers.push(w);
-  }
+  const workers = workerBodies(workerPids, gauges, inFlight !== undefined, summary);
   const total = (k: string) => (workers.some((w) => w[k] !== undefined) ? workers.reduce((a, w) => a + ((w[k] as number | undefined) ?? 0), 0) : undefined);
   for (const k of ['in_flight', 'queued', 'connections']) {
     const t = total(k);
