@@ -82,6 +82,13 @@ describe('bash completion', () => {
     expect(complete('wsgistat', '--interval', '')).to.deep.equal([]);
     expect(complete('wsgistat', 'gun')).to.deep.equal(['gunicorn://']);
   });
+
+  it('completes the discover command, its flags and its formats', () => {
+    expect(complete('wsgistat', 'disc')).to.deep.equal(['discover']);
+    expect(complete('wsgistat', 'discover', '-')).to.deep.equal(['--format', '--help', '--proc']);
+    expect(complete('wsgistat', 'discover', '--format', '')).to.deep.equal(['json', 'text']);
+    expect(complete('wsgistat', 'file:x', 'disc')).to.deep.equal([]);
+  });
 });
 
 describe('zsh completion', () => {
