@@ -115,3 +115,10 @@ export function uwsgiServers(root: string, table: Table): Found[] {
   }
   return out.sort((a, b) => a.pid - b.pid);
 }
+
+/** The vassals of the Emperor `emperorPid` (its uWSGI children), each with its stats address;
+ *  the uWSGI source reads an Emperor's vassals with it (sources/uwsgi/index.ts). */
+export function vassalsOf(root: string, table: Table, emperorPid: number): Found[] {
+  const ctx: Ctx = { root, table, net: listeners(root) };
+  return kids(table, emperorPid).map((v) => oneMaster(ctx, v, emperorPid));
+}
