@@ -12,7 +12,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMultiStream } from '@msgpack/msgpack';
+import { FORWARD_OPTIONS } from '../../lib/sinks/forward.js';
 import { canonical, conserve } from '../helpers/conservation.js';
+import { optionsTable } from '../helpers/docs.js';
 import { needsFluentd, startForwardFluentd, type RealFluentd, type Stored } from '../helpers/fluentd.js';
 import { startWsgistat, wsgistat } from '../helpers/run.js';
 import { cleanup, needs, tempDir, until } from '../helpers/servers.js';
@@ -194,6 +196,28 @@ describe('the forward output to a server that never acks', function () {
     await until('the spooled chunk to arrive', () => (messages.length > seen ? true : undefined));
     expect(messages.slice(seen).map((m) => m[2])).to.deep.equal(messages.slice(seen).map(() => ({ size: 3, chunk: options[0]!.chunk })));
     expect(conserve(r.records, [], join(dir, 'wsgistat', 'spool'), r.stderr + next.stderr)).to.include({ produced: 3, waiting: 3, missing: 0 });
+  });
+});
+
+describe('the README on the forward output', () => {
+  const README = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const section = README.split('\n### Fluentd forward\n')[1]!.split('\n## ')[0]!;
+  /** flag, key and default of each row, pipes unescaped. */
+  const cells = (rows: string[]) => rows.map((r) => r.split(/(?<!\\) \| /).slice(0, 3).map((c) => c.replace(/^\| /, '').replaceAll('\\|', '|')));
+
+  it('lists every forward option with the config key and default it is declared with', () => {
+    const table = section.split('| option | config key | default | meaning |\n| --- | --- | --- | --- |\n')[1]!.split('\n\n')[0]!.split('\n');
+    const flags = FORWARD_OPTIONS.map((o) => o.flag);
+    const declared = optionsTable().split('\n').filter((r) => flags.some((f) => r.startsWith(`| \`${f} `)));
+    expect(declared).to.have.length(flags.length);
+    const byFlag = (a: string[], b: string[]) => a[0]!.localeCompare(b[0]!);
+    expect(cells(table).sort(byFlag)).to.deep.equal(cells(declared).sort(byFlag));
+  });
+
+  it('pairs with conf/fluentd-forward.conf: the same command in both', () => {
+    const conf = readFileSync(fileURLToPath(new URL('../../../conf/fluentd-forward.conf', import.meta.url)), 'utf8');
+    const command = /^#\s+(wsgistat .*)$/m.exec(conf)![1]!;
+    expect(section).to.include(`\`\`\`sh\n${command}\n\`\`\``);
   });
 });
 
