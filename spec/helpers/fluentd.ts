@@ -1,6 +1,7 @@
 // A real Fluentd 1.15.3 (/work/shared/peers, see its README) with an in_http source on a free
 // loopback port, every event written by out_file as JSON with immediate flush, so that a spec can
-// read back exactly what Fluentd stored. Config, buffer and output live in a temporary directory.
+// read back exactly what Fluentd stored; or a config of its own (a conf/ sample), whose out_stdout
+// events are in log(). Config, buffer and output live in a temporary directory.
 // Under CI a missing ruby or Fluentd fails the spec (needs()); elsewhere it is skipped.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +32,8 @@ export interface RealFluentd {
   start(): Promise<void>;
   /** Stops it and removes its directory. */
   dispose(): Promise<void>;
+  /** What Fluentd printed so far (out_stdout's events among its log lines). */
+  log(): string;
 }
 
 /** Skips (or, under CI, fails) the spec when ruby or Fluentd is not there. */
@@ -83,18 +86,20 @@ export async function startFluentd(port?: number): Promise<RealFluentd> {
   return startFluentdWith((p, dir) => config(p, dir), port);
 }
 
-/** A Fluentd whose config is `conf(port, dir)`; storeAll-style output in `dir` is what stored() reads. */
-async function startFluentdWith(conf0: (port: number, dir: string) => string, port?: number): Promise<RealFluentd> {
+/** A Fluentd whose config is `conf(port, dir)`; storeAll-style output in `dir` is what stored() reads.
+ *  `env` is added to its environment (a config's "#{ENV['...']}"). */
+export async function startFluentdWith(conf0: (port: number, dir: string) => string, port?: number, env: NodeJS.ProcessEnv = {}): Promise<RealFluentd> {
   const dir = tempDir();
   const p = port ?? (await freePort());
   const conf = join(dir, 'fluent.conf');
   writeFileSync(conf, conf0(p, dir), { mode: 0o600 });
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  let log = '';
 
   async function start(): Promise<void> {
-    let log = '';
-    const c = spawn('ruby', ['-I', join(FLUENTD, 'lib'), join(FLUENTD, 'bin', 'fluentd'), '-c', conf, '--no-supervisor'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    log = '';
+    const c = spawn('ruby', ['-I', join(FLUENTD, 'lib'), join(FLUENTD, 'bin', 'fluentd'), '-c', conf, '--no-supervisor'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child = c;
     exited = new Promise((r) => c.on('exit', () => r()));
     c.stdout!.on('data', (d) => (log += d));
@@ -132,6 +137,7 @@ async function startFluentdWith(conf0: (port: number, dir: string) => string, po
     stored,
     stop,
     start,
+    log: () => log,
     async dispose() {
       await stop();
       cleanup(dir);
