@@ -6,7 +6,6 @@
 // also from the spool in the next run.
 
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { decodeMultiStream } from '@msgpack/msgpack';
 import { FORWARD_OPTIONS } from '../../lib/sinks/forward.js';
 import { canonical, conserve } from '../helpers/conservation.js';
 import { optionsTable } from '../helpers/docs.js';
-import { needsFluentd, startForwardFluentd, type RealFluentd, type Stored } from '../helpers/fluentd.js';
+import { makePki, needsFluentd, startForwardFluentd, type RealFluentd, type Stored } from '../helpers/fluentd.js';
 import { startWsgistat, wsgistat } from '../helpers/run.js';
 import { cleanup, needs, tempDir, until } from '../helpers/servers.js';
 
@@ -220,16 +219,3 @@ describe('the README on the forward output', () => {
     expect(section).to.include(`\`\`\`sh\n${command}\n\`\`\``);
   });
 });
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-function makePki(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
-  const p = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20000 });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=wsgistat spec CA');
-  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`);
-    writeFileSync(p(`${name}.ext`), `${ext}\n`, { mode: 0o600 });
-    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '2', '-extfile', p(`${name}.ext`));
-  }
-  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
-}
