@@ -91,7 +91,9 @@ function application(addr: Address, e: SourceError): Better {
   const h = identify(addr.endpoint);
   if (isOther(h)) return { message: `${where} is ${misnamed(h)} (its answer: ${e.message})`, code: 'not_stats' };
   // uWSGI's stats server answers every request with 200 and its JSON: anything else is not it.
-  const wrong = e.code === 'http_error' || e.code === 'not_stats' || (e.code === 'invalid_json' && / of (HTML or XML|an HTTP answer)/.test(e.message));
+  // Over HTTP, it answers nothing but JSON; unasked, it never answers HTML.
+  const wrong = e.code === 'http_error' || e.code === 'not_stats' ||
+    (e.code === 'invalid_json' && (addr.mode === 'http' || / of (HTML or XML|an HTTP answer)/.test(e.message)));
   if (!wrong) return undefined;
   return { message: `${e.message}: this looks like the application, not uWSGI's stats server: use the address of uWSGI's stats option (http://HOST:PORT of it with --stats-http)` };
 }
