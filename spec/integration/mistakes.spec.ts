@@ -43,12 +43,12 @@ function failedWith(r: Run, source: string, code: string, message: string): void
 
 /** Sends a few bytes to a socket and waits until uWSGI logs them: proof that its log shows bytes
  *  sent, so that a log clean before them means nothing was sent. */
-async function control(u: Uwsgi, to: net.NetConnectOpts, bytes: string): Promise<string> {
+async function control(u: Uwsgi, to: net.NetConnectOpts, bytes: string, logs: RegExp): Promise<string> {
   const before = u.log().length;
   const s = net.connect(to, () => s.end(bytes));
   s.on('error', () => {});
   try {
-    return await until('uWSGI to log the control bytes', () => (u.log().length > before ? u.log().slice(before) : undefined));
+    return await until('uWSGI to log the control bytes', () => (logs.test(u.log().slice(before)) ? u.log().slice(before) : undefined));
   } finally {
     s.destroy();
   }
@@ -81,6 +81,8 @@ describe('the mistakes people make with addresses', function () {
       const d = dir();
       appSock = join(d, 'app.sock');
       u = await uwsgi(this, { stats: 'unix', workers: 2, threads: 1, extra: ['--socket', appSock] });
+      // The readiness request's log line comes after its answer: the log is still from here on.
+      await until('uWSGI to log the readiness request', () => (/GET \/ =>.*\n/.test(u.log()) ? true : undefined));
     });
 
     it('names its uwsgi-protocol socket, and its stats server, having sent nothing to it', async () => {
@@ -88,7 +90,7 @@ describe('the mistakes people make with addresses', function () {
       const r = await run([appSock]);
       failedWith(r, appSock, 'not_stats', `unix socket ${appSock} is uWSGI pid ${u.proc.pid}'s application socket (uwsgi protocol, socket=), not its stats server: use its stats server, ${u.stats} (nothing was sent to it)`);
       expect(u.log()).to.equal(logged);
-      expect(await control(u, { path: appSock }, 'xxxxxx')).to.match(/^invalid request block size: \d+ \(max 4096\)\.\.\.skip\n/);
+      expect(await control(u, { path: appSock }, 'xxxxxx', /invalid request block size: \d+ \(max 4096\)\.\.\.skip\n/)).to.match(/^invalid request block size/);
     });
 
     it('names its http-socket given as tcp://, having sent nothing to it', async () => {
@@ -97,24 +99,24 @@ describe('the mistakes people make with addresses', function () {
       const r = await run([addr]);
       failedWith(r, addr, 'not_stats', `127.0.0.1:${u.httpPort} is uWSGI pid ${u.proc.pid}'s application socket (http-socket=), not its stats server: use its stats server, ${u.stats} (nothing was sent to it)`);
       expect(u.log()).to.equal(logged);
-      expect(await control(u, { host: '127.0.0.1', port: u.httpPort }, 'x')).to.match(/client closed connection/);
+      expect(await control(u, { host: '127.0.0.1', port: u.httpPort }, 'x', /client closed connection\n/)).to.match(/^uwsgi_proto_http_parser\(\) -> client closed connection\n$/);
     });
 
-    it('names its http-socket given as http://, with what the application answered', async () => {
+    it('names its http-socket given as http://, with what the application answered to the GET asked for', async () => {
       const addr = `http://127.0.0.1:${u.httpPort}`;
+      const logged = u.log().length;
       const r = await run([addr]);
+      await until('uWSGI to log the GET', () => (/GET \/ => .*\n/.test(u.log().slice(logged)) ? true : undefined));
       failedWith(r, addr, 'not_stats', `127.0.0.1:${u.httpPort} is uWSGI pid ${u.proc.pid}'s application socket (http-socket=), not its stats server: use its stats server, ${u.stats} ` +
         `(its answer: the document from 127.0.0.1:${u.httpPort} is not JSON at character 0: unexpected "o" (3 bytes of text, printable ASCII only))`);
     });
 
-    it('says what it cannot tell when the process is another user\'s: both possibilities and both address forms', async function () {
+    it("names it from uWSGI's command line when the process is another user's, having sent nothing", async function () {
       needs(this, 'setpriv');
       const addr = `127.0.0.1:${u.httpPort}`;
       const logged = u.log();
-      const r = await run([addr], { as: NOBODY });
-      failedWith(r, addr, 'not_stats', `${addr} sent nothing within 0.25s and nothing was sent to it: a raw uWSGI stats server writes at once, so this is either a stats server ` +
-        `started with --stats-http (then use http://${addr}) or an application socket (socket= or http-socket=; then use the address of uWSGI's stats option); ` +
-        "/proc cannot tell which, as the process that listens is another user's");
+      failedWith(await run([addr], { as: NOBODY }), addr, 'not_stats', `${addr} is uWSGI pid ${u.proc.pid}'s application socket (http-socket=, as its options say), ` +
+        `not its stats server: use its stats server, ${u.stats} (nothing was sent to it)`);
       expect(u.log()).to.equal(logged);
     });
   });
@@ -152,6 +154,20 @@ describe('the mistakes people make with addresses', function () {
       }
     });
     const advice = ": this looks like the application, not uWSGI's stats server: use the address of uWSGI's stats option (http://HOST:PORT of it with --stats-http)";
+
+    const both = (addr: string) => `${addr} sent nothing within 0.25s and nothing was sent to it: a raw uWSGI stats server writes at once, so this is either a stats server ` +
+      `started with --stats-http (then use http://${addr}) or an application socket (socket= or http-socket=; then use the address of uWSGI's stats option)`;
+
+    it('names both possibilities and both address forms for a silent socket that is not uWSGI, and its holder', async () => {
+      const addr = `127.0.0.1:${port}`;
+      failedWith(await run([addr]), addr, 'not_stats', `${both(addr)}; it is held by pid ${server!.pid} (python3), not by uWSGI, which may relay either`);
+    });
+
+    it("names both when /proc cannot tell, the process being another user's", async function () {
+      needs(this, 'setpriv');
+      const addr = `127.0.0.1:${port}`;
+      failedWith(await run([addr], { as: NOBODY }), addr, 'not_stats', `${both(addr)}; /proc cannot tell which, as the process that listens is another user's`);
+    });
 
     it('calls JSON that is not a stats document the application', async () => {
       const addr = `http://127.0.0.1:${port}/health.json`;

@@ -34,7 +34,7 @@ type Other = Extract<Holder, { is: 'uwsgi-app' | 'gunicorn-app' }>;
 function misnamed(h: Other): string {
   switch (h.is) {
     case 'uwsgi-app':
-      return `uWSGI pid ${h.pid}'s application socket (${h.proto ?? 'shared by its workers'}), not its stats server: ` +
+      return `uWSGI pid ${h.pid}'s application socket (${h.proto ?? 'shared by its workers'}${h.told ? ', as its options say' : ''}), not its stats server: ` +
         (h.stats ? `use its stats server, ${h.stats}` : `it has no stats server; start it with --stats (${STATS_EXAMPLE} in its ini) and read that`);
     case 'gunicorn-app':
       return `gunicorn pid ${h.pid}'s application socket, not a stats server (gunicorn has none): ` +

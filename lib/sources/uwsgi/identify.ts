@@ -15,11 +15,12 @@ export type Holder =
   | { is: 'nothing' }
   /** Something listens, but no process this user may look into holds it. */
   | { is: 'hidden' }
-  /** A uWSGI master's stats server: `address` as discovery writes it (http:// for --stats-http). */
-  | { is: 'uwsgi-stats'; pid: number; address: string; http: boolean }
+  /** A uWSGI master's stats server: `address` as discovery writes it (http:// for --stats-http).
+   *  `told`: known from the master's options only, as its descriptors are another user's. */
+  | { is: 'uwsgi-stats'; pid: number; address: string; http: boolean; told?: boolean }
   /** A socket of a uWSGI master that its workers share (or its --http router): `proto` from its
    *  options when they name this address; `stats`: its stats server, if it has one. */
-  | { is: 'uwsgi-app'; pid: number; proto?: string; stats?: string }
+  | { is: 'uwsgi-app'; pid: number; proto?: string; stats?: string; told?: boolean }
   /** A gunicorn master's listener; `status`: what wsgistat can read of it, if anything. */
   | { is: 'gunicorn-app'; pid: number; status?: string }
   | { is: 'other'; pid: number; comm: string };
@@ -103,6 +104,38 @@ function protoOf(root: string, p: Proc, shown: string[]): string | undefined {
   return undefined;
 }
 
+const bareOf = (address: string) => address.replace(/^(unix|tcp|http|http\+unix):\/\//, '');
+const names = (shown: string[], address: string) => shown.some((s) => s === bareOf(address) || s === `${bareOf(address)}@`);
+
+/** What the processes holding the socket say it is. */
+function byHolders(root: string, table: Table, held: Proc[], top: Proc, shown: string[]): Holder {
+  if (isUwsgi(top)) {
+    const found = uwsgiServers(root, table).find((f) => f.pid === top.pid);
+    if (held.length === 1 && found?.address && names(shown, found.address)) {
+      return { is: 'uwsgi-stats', pid: top.pid, address: found.address, http: /^http(\+unix)?:/.test(found.address) };
+    }
+    const proto = protoOf(root, top, shown);
+    return { is: 'uwsgi-app', pid: top.pid, ...(proto ? { proto } : {}), ...(found?.address ? { stats: found.address } : {}) };
+  }
+  if (isGunicorn(top)) {
+    const status = gunicornServers(root, table).find((f) => f.pid === top.pid && f.address)?.address ?? undefined;
+    return { is: 'gunicorn-app', pid: top.pid, ...(status ? { status } : {}) };
+  }
+  return { is: 'other', pid: top.pid, comm: top.comm };
+}
+
+/** Another user's socket: /proc/PID/fd is closed to us, but command lines are not. A uWSGI master
+ *  whose stats option, or application socket option, names this address is taken at its word. */
+function byConfig(root: string, table: Table, shown: string[]): Holder {
+  for (const f of uwsgiServers(root, table)) {
+    const p = table.procs.get(f.pid)!;
+    if (f.address && names(shown, f.address)) return { is: 'uwsgi-stats', pid: f.pid, address: f.address, http: /^http(\+unix)?:/.test(f.address), told: true };
+    const proto = protoOf(root, p, shown);
+    if (proto) return { is: 'uwsgi-app', pid: f.pid, proto, ...(f.address ? { stats: f.address } : {}), told: true };
+  }
+  return { is: 'hidden' };
+}
+
 /** What listens at a local endpoint; undefined when /proc cannot tell (a remote host, no /proc). */
 export function identify(ep: Endpoint, root = '/proc'): Holder | undefined {
   if (ep.kind === 'file' || !isLocal(ep)) return undefined;
@@ -114,19 +147,5 @@ export function identify(ep: Endpoint, root = '/proc'): Holder | undefined {
   const held = holders(root, table, inodes);
   const pids = new Set(held.map((p) => p.pid));
   const top = held.find((p) => !pids.has(p.ppid));
-  if (!top) return { is: 'hidden' };
-  if (isUwsgi(top)) {
-    const found = uwsgiServers(root, table).find((f) => f.pid === top.pid);
-    const bare = found?.address?.replace(/^(unix|tcp|http|http\+unix):\/\//, '');
-    if (held.length === 1 && bare && [...inodes.values()].some((s) => s === bare || s === `${bare}@`)) {
-      return { is: 'uwsgi-stats', pid: top.pid, address: found!.address!, http: /^http(\+unix)?:/.test(found!.address!) };
-    }
-    const proto = protoOf(root, top, [...inodes.values()]);
-    return { is: 'uwsgi-app', pid: top.pid, ...(proto ? { proto } : {}), ...(found?.address ? { stats: found.address } : {}) };
-  }
-  if (isGunicorn(top)) {
-    const status = gunicornServers(root, table).find((f) => f.pid === top.pid && f.address)?.address ?? undefined;
-    return { is: 'gunicorn-app', pid: top.pid, ...(status ? { status } : {}) };
-  }
-  return { is: 'other', pid: top.pid, comm: top.comm };
+  return top ? byHolders(root, table, held, top, [...inodes.values()]) : byConfig(root, table, [...inodes.values()]);
 }
