@@ -121,6 +121,37 @@ describe('the mistakes people make with addresses', function () {
     });
   });
 
+  describe('application sockets named in an ini, or of a uWSGI with no stats server', () => {
+    it('reads the ini to name a relative uwsgi-protocol socket', async function () {
+      const u = await uwsgi(this, {
+        ini: (d, httpPort) => ({
+          text: `[uwsgi]\nplugin = python3\nmaster = true\nworkers = 1\nwsgi-file = ${APP}\nhttp-socket = 127.0.0.1:${httpPort}\nsocket = app.sock\nstats = ${d}/stats.sock\n`,
+          stats: `unix://${d}/stats.sock`,
+        }),
+      });
+      const sock = join(u.dir, 'app.sock');
+      failedWith(await run([sock]), sock, 'not_stats', `unix socket ${sock} is uWSGI pid ${u.proc.pid}'s application socket (uwsgi protocol, socket=), not its stats server: use its stats server, ${u.stats} (nothing was sent to it)`);
+    });
+
+    it('says how to give it one', async function () {
+      needs(this, 'uwsgi');
+      const d = dir();
+      const sock = join(d, 'app.sock');
+      let log = '';
+      const proc = spawn('uwsgi', ['--plugin', 'python3', '--master', '--die-on-term', '--workers', '1', '--socket', sock, '--wsgi-file', APP], { cwd: d, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stderr!.on('data', (c) => (log += c));
+      try {
+        await until('uWSGI to spawn its worker', () => (/spawned uWSGI worker 1/.test(log) ? true : undefined));
+        failedWith(await run([sock]), sock, 'not_stats', `unix socket ${sock} is uWSGI pid ${proc.pid}'s application socket (uwsgi protocol, socket=), not its stats server: ` +
+          'it has no stats server; start it with --stats (stats = /run/uwsgi/app.stats in its ini) and read that (nothing was sent to it)');
+      } finally {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+    });
+  });
+
   describe('a --stats-http server given as a raw address', () => {
     it('is read over HTTP, because /proc shows it is the stats server, with the address to use', async function () {
       const u = await uwsgi(this, { stats: 'tcp', statsHttp: true, workers: 1, threads: 1 });
@@ -129,6 +160,15 @@ describe('the mistakes people make with addresses', function () {
       expect(r.code).to.equal(0);
       expect(r.records.map((x) => [x.type, x.pid])).to.deep.equal([['summary', u.proc.pid], ['worker', r.records[1]!.pid]]);
       expect(r.stderr).to.equal(`wsgistat: warning [source ${raw}] the server is in HTTP mode (--stats-http): it sent nothing for 250 ms, and /proc shows it is uWSGI's stats server, so it was read over HTTP; use ${u.stats} to read it at once\n`);
+    });
+
+    it("is read so too when it is another user's, its command line saying what it is", async function () {
+      needs(this, 'setpriv');
+      const u = await uwsgi(this, { stats: 'tcp', statsHttp: true, workers: 1, threads: 1 });
+      const raw = u.stats.replace('http://', '');
+      const r = await run([raw], { as: NOBODY });
+      expect(r.records.map((x) => [x.type, x.pid])).to.deep.equal([['summary', u.proc.pid], ['worker', r.records[1]!.pid]]);
+      expect(r.stderr).to.match(/the server is in HTTP mode \(--stats-http\)/);
     });
   });
 

@@ -37,8 +37,12 @@ function inodesOf(ep: Endpoint, net: ReturnType<typeof listeners>): Map<string, 
   const out = new Map<string, string>();
   if (ep.kind === 'unix') {
     const want = ep.path.startsWith('\0') ? `@${ep.path.slice(1)}` : ep.path;
-    // uWSGI binds abstract names with their NUL, which /proc/net/unix shows as a trailing "@".
-    for (const [inode, path] of net.unix) if (path === want || path === `${want}@`) out.set(inode, path);
+    // uWSGI binds abstract names with their NUL, which /proc/net/unix shows as a trailing "@"; a
+    // path bound relative is shown so, and checked against its holder's working directory.
+    for (const [inode, path] of net.unix) {
+      const relative = !path.startsWith('/') && !path.startsWith('@') && want.endsWith(`/${path}`);
+      if (path === want || path === `${want}@` || relative) out.set(inode, path);
+    }
   } else if (ep.kind === 'tcp') {
     const loopback = /^(127\.|::1$|localhost$)/.test(ep.host);
     for (const [inode, addr] of net.tcp) {
@@ -49,12 +53,19 @@ function inodesOf(ep: Endpoint, net: ReturnType<typeof listeners>): Map<string, 
   return out;
 }
 
-/** Every process holding one of the inodes. Bounded by the process table. */
-function holders(root: string, table: Table, inodes: Map<string, string>): Proc[] {
+/** Every process holding one of the inodes (a relative path: resolved in its working directory to
+ *  the path wanted). Bounded by the process table. */
+function holders(root: string, table: Table, inodes: Map<string, string>, want: string | undefined): Proc[] {
   const out: Proc[] = [];
   for (const p of table.procs.values()) {
     const held = socketInodes(root, p.pid);
-    if (!isUnread(held) && [...inodes.keys()].some((i) => held.has(i))) out.push(p);
+    if (isUnread(held)) continue;
+    const fits = (shown: string) => {
+      if (!want || shown.startsWith('/') || shown.startsWith('@')) return true;
+      const cwd = cwdOf(root, p.pid);
+      return typeof cwd === 'string' && under(cwd, shown) === want;
+    };
+    if ([...inodes].some(([inode, shown]) => held.has(inode) && fits(shown))) out.push(p);
   }
   return out;
 }
@@ -144,8 +155,11 @@ export function identify(ep: Endpoint, root = '/proc'): Holder | undefined {
   const inodes = inodesOf(ep, net);
   if (inodes.size === 0) return { is: 'nothing' };
   const table = readTable(root);
-  const held = holders(root, table, inodes);
+  const want = ep.kind === 'unix' ? ep.path : undefined;
+  const held = holders(root, table, inodes, want);
   const pids = new Set(held.map((p) => p.pid));
   const top = held.find((p) => !pids.has(p.ppid));
-  return top ? byHolders(root, table, held, top, [...inodes.values()]) : byConfig(root, table, [...inodes.values()]);
+  // Relative paths, once matched, are named by the absolute path asked for.
+  const shown = [...new Set([...inodes.values()].map((v) => (!want || v.startsWith('/') || v.startsWith('@') ? v : want)))];
+  return top ? byHolders(root, table, held, top, shown) : byConfig(root, table, shown);
 }
