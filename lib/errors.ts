@@ -40,7 +40,8 @@ const HOOKS_DIR = '/dev/shm/wsgistat-gunicorn';
 /** What to check when a path is missing: a gunicorn status path is made by the hooks gunicorn
  *  loads, anything else by the server it belongs to. */
 function notFoundHint(what: string): string {
-  if (!what.startsWith('status file ')) return '(is the server running, and is this the path it was given?)';
+  // A *.json path is the older hooks' status file; anything else, conf/gunicorn_wsgistat.py's directory.
+  if (!what.startsWith('status file ') || what.endsWith('.json')) return '(is the server running, and is this the path it was given?)';
   return '(the wsgistat hooks create this directory when gunicorn loads them: start gunicorn with -c conf/gunicorn_wsgistat.py, ' +
     `and WSGISTAT_GUNICORN_DIR set to this path unless it is ${HOOKS_DIR}; gunicorn --print-config with the same arguments shows ` +
     'on_starting = <on_starting()> when they are loaded, <OnStarting.on_starting()> when not)';
