@@ -229,6 +229,33 @@ describe('the mistakes people make with addresses', function () {
     });
   });
 
+  describe('a raw stats server whose master is slow', () => {
+    // A stopped master is the stand-in for a blocked one: the kernel accepts, nothing is written.
+    it('is waited for, sending nothing, and a timeout says the master is blocked', async function () {
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
+      process.kill(u.proc.pid!, 'SIGSTOP');
+      try {
+        const path = u.stats.replace('unix://', '');
+        failedWith(await run([u.stats, '--timeout', '1s']), u.stats, 'timeout', `unix socket ${path} accepted the connection but sent nothing within 1s: it is uWSGI pid ${u.proc.pid}'s ` +
+          `stats server in raw mode, which writes at once, so its master is blocked (py-spy dump --pid ${u.proc.pid} shows where)`);
+      } finally {
+        process.kill(u.proc.pid!, 'SIGCONT');
+      }
+    });
+
+    it('is read when it answers after the probe window', async function () {
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
+      process.kill(u.proc.pid!, 'SIGSTOP');
+      const r = run([u.stats, '--timeout', '10s']);
+      // Not a timing assertion: a delay past the 250 ms window on any but a crawling machine.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      process.kill(u.proc.pid!, 'SIGCONT');
+      const done = await r;
+      expect(done.stderr).to.equal('');
+      expect(done.records.map((x) => [x.type, x.pid])).to.deep.equal([['summary', u.proc.pid], ['worker', done.records[1]!.pid]]);
+    });
+  });
+
   describe('files and directories given without file: or gunicorn:', () => {
     it('names a saved uWSGI stats document and the file: address to read it', async function () {
       const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
