@@ -287,6 +287,16 @@ describe('the mistakes people make with addresses', function () {
     });
   });
 
+  describe('a name in the working directory without ./', () => {
+    it('is a usage error that gives the forms it may have meant, and reads as ./NAME', async function () {
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
+      const r = await run(['stats.sock'], { cwd: u.dir });
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/^wsgistat: error \[config\] source 1: source "stats\.sock": cannot tell what kind of address this is; a path in the working directory needs \.\/ \(\.\/stats\.sock\) or a scheme \(unix:stats\.sock, file:stats\.sock, gunicorn:stats\.sock\) \(address forms: .*\)\n$/);
+      expect((await run(['./stats.sock'], { cwd: u.dir })).code).to.equal(0);
+    });
+  });
+
   describe('a unix socket path longer than the kernel allows', () => {
     // uWSGI binds a relative stats path in its working directory, however deep that is.
     let deep: string;
