@@ -4,13 +4,13 @@
 //             serialized to JSON lines. Goal: <= 15 ms. Also each step alone.
 //   gunicorn  a format-2 hooks directory of 256 worker records (conf/gunicorn_wsgistat.py's
 //             layout), whose pids are 256 real child processes of this one (the "master", so the
-//             liveness checks are the real ones): one collect of the gunicorn source, rated and
+//             liveness checks are the real ones), in /dev/shm as the hooks keep it: one collect of the gunicorn source, rated and
 //             serialized. Goal: <= 5 ms.
 // The Prometheus source's 10,000 series are bench/prometheus.ts's. Run on demand:
 // `npm run bench:scale`; env ROUNDS (40).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,7 +107,8 @@ function record(pid: number, master: number, ident: number, ok: number): Buffer 
 }
 
 async function gunicornCase(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'wsgistat-bench-'));
+  // Where the hooks keep it by default: tmpfs.
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'wsgistat-bench-'));
   const hooks = join(dir, 'hooks');
   mkdirSync(hooks, { mode: 0o700 });
   // 256 "workers": real processes, children of this one, alive for the run (bounded: 120 s).

@@ -56,9 +56,27 @@ function refusal(st: Stats, where: string, opts: ReadOptions, fifoOk: boolean): 
 const tooLarge = (where: string, max: number) =>
   new SourceError('too_large', `${where} holds more than the size cap of ${max} bytes (raise --max-bytes)`);
 
-/** Reads a regular local file synchronously, at most maxBytes of it. For small files that are
- *  read often (a gunicorn hooks directory in /dev/shm, /proc): a few microseconds each. */
-export function readFileBoundedSync(path: string, where: string, opts: ReadOptions): Buffer {
+/** Reads the open regular file `fd` from its start, at most maxBytes of it. The buffer is sized
+ *  from fstat (a record of 2 KiB takes 2 KiB, not 64), and grown by the loop for a file that says
+ *  0 (/proc) or grows while it is read. */
+function readFromStart(fd: number, size: number, where: string, maxBytes: number): Buffer {
+  const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, size > 0 ? size + 1 : 64 * 1024, 64 * 1024));
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, maxBytes + 1 - total), total);
+    if (n === 0) break;
+    parts.push(Buffer.from(buf.subarray(0, n)));
+    total += n;
+    if (total > maxBytes) throw tooLarge(where, maxBytes);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+/** Opens a regular local file as the bounded reads do (no blocking, no device, no FIFO, the
+ *  checks), and gives `use` a function that reads it whole from its start, as often as it likes:
+ *  the copies of a record its writer updates in place, for one open and one fstat. */
+export function withFileSync<T>(path: string, where: string, opts: ReadOptions, use: (read: () => Buffer) => T): T {
   let fd: number;
   try {
     fd = openSync(path, flags(opts.noFollow));
@@ -66,25 +84,22 @@ export function readFileBoundedSync(path: string, where: string, opts: ReadOptio
     throw openError(e as NodeJS.ErrnoException, where, opts.noFollow);
   }
   try {
-    const refused = refusal(fstatSync(fd), where, opts, false);
+    const st = fstatSync(fd);
+    const refused = refusal(st, where, opts, false);
     if (refused) throw refused;
-    const buf = Buffer.allocUnsafe(Math.min(opts.maxBytes + 1, 64 * 1024));
-    const parts: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, opts.maxBytes + 1 - total), null);
-      if (n === 0) break;
-      parts.push(Buffer.from(buf.subarray(0, n)));
-      total += n;
-      if (total > opts.maxBytes) throw tooLarge(where, opts.maxBytes);
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    return use(() => readFromStart(fd, st.size, where, opts.maxBytes));
   } catch (e) {
     if (e instanceof SourceError) throw e;
     throw fromSystemError(e as NodeJS.ErrnoException, where);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads a regular local file synchronously, at most maxBytes of it. For small files that are
+ *  read often (a gunicorn hooks directory in /dev/shm, /proc): a few microseconds each. */
+export function readFileBoundedSync(path: string, where: string, opts: ReadOptions): Buffer {
+  return withFileSync(path, where, opts, (read) => read());
 }
 
 /** One bounded read in progress: what it has taken, and its settling, once. */

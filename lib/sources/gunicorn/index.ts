@@ -14,7 +14,7 @@
 // reaped worker's counts before it removes the worker's record, so a count is never missed.
 
 import { readdirSync, statSync, type Stats } from 'node:fs';
-import { readFileBoundedSync } from '../../read.js';
+import { readFileBoundedSync, withFileSync } from '../../read.js';
 import { pidAlive } from '../../proc.js';
 import { join } from 'node:path';
 import { SourceError, fromSystemError } from '../../errors.js';
@@ -87,8 +87,8 @@ function readDirectory(dir: string, maxBytes: number): { master: Record<string, 
   for (const name of names) {
     try {
       if (format2 && /^worker-\d+\.bin$/.test(name)) {
-        const read = () => readOnce(join(dir, name), maxBytes, `${where}: ${name}`, check);
-        const got = consistentCopy(read);
+        // One open, then copies from the start until two agree.
+        const got = withFileSync(join(dir, name), `${where}: ${name}`, { maxBytes, noFollow: check !== undefined, check }, (read) => consistentCopy(read));
         if (!got) {
           skipped.push(`${name} (changing at every read)`);
           continue;
