@@ -1,0 +1,134 @@
+// The running view: a sample on the wall clock (every 1 s by default, at :00, :01, ...), a redraw
+// after each, on every key and on resize, until q, Ctrl-C or a signal. sample → view → render →
+// terminal.
+
+import type { Key } from 'node:readline';
+import { alignedEvery } from '../schedule.js';
+import { render, duration, type UiState } from './render.js';
+import { sampler, type Watched } from './sample.js';
+import type { Terminal } from './terminal.js';
+import { SORTS, type ServerView, type SortKey } from './view.js';
+
+/** The intervals +/- step through, ms. */
+const STEPS = [200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+const MIN_MS = 200;
+const MAX_MS = 3_600_000;
+/** How long a diagnostic stays on the key line. */
+const MESSAGE_MS = 5000;
+
+export interface TopOptions {
+  intervalMs: number;
+  /** What to watch: fixed, or asked again every `every` ticks (discovery). */
+  sources: { fixed: Watched[] } | { find: () => Promise<Watched[]>; every: number; none: string };
+}
+
+export interface Top {
+  /** Resolves when the view is quit, with how. */
+  done: Promise<'quit'>;
+  stop(): void;
+  /** A diagnostic line to show on the key line for a while. */
+  say(line: string): void;
+}
+
+export function startTop(term: Terminal, opts: TopOptions): Top {
+  const s = sampler();
+  const ui: UiState = { sort: 'id', cores: false, intervalMs: opts.intervalMs };
+  let views: ServerView[] = [];
+  let message: { text: string; until: number } | undefined;
+  let prompt: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let busy = false;
+  let ticks = 0;
+  let stopped = false;
+  let quit!: (how: 'quit') => void;
+  const done = new Promise<'quit'>((r) => (quit = r));
+
+  const redraw = () => {
+    const note = prompt !== undefined ? `interval in seconds (now ${duration(ui.intervalMs)}), Enter sets, Esc cancels: ${prompt}` : message && Date.now() < message.until ? message.text : undefined;
+    const empty = 'find' in opts.sources ? opts.sources.none : 'nothing to watch';
+    term.draw(render(views, { ...ui, message: note, empty: ticks === 0 ? 'reading…' : empty }, { cols: term.cols, rows: term.rows, colour: term.colour }));
+  };
+  const say = (text: string) => {
+    message = { text, until: Date.now() + MESSAGE_MS };
+    redraw();
+  };
+
+  async function sampleNow(until: number): Promise<void> {
+    busy = true;
+    try {
+      const src = opts.sources;
+      if ('fixed' in src) {
+        if (ticks === 0) s.watch(src.fixed);
+      } else if (ticks % src.every === 0) {
+        s.watch(await src.find());
+      }
+      const got = await s.sample(until);
+      ticks++;
+      ui.at = Date.now();
+      if (!stopped) views = got;
+    } finally {
+      busy = false;
+    }
+    if (!stopped) redraw();
+  }
+
+  function schedule(): void {
+    clearTimeout(timer);
+    if (stopped) return;
+    const next = alignedEvery(ui.intervalMs);
+    const due = next(Date.now());
+    timer = setTimeout(() => {
+      if (busy) return schedule();
+      // Stop waiting for a slow source a little before the next tick is due (as continuous runs
+      // do): it is shown as still reading, and the others are drawn on time.
+      const nextDue = next(due);
+      void sampleNow(nextDue - Math.min(250, (nextDue - due) / 10)).catch((e: unknown) => say(`wsgistat: error: ${(e as Error).message}`)).finally(schedule);
+    }, Math.max(0, due - Date.now()));
+  }
+
+  function setInterval(ms: number): void {
+    ui.intervalMs = Math.min(MAX_MS, Math.max(MIN_MS, ms));
+    say(`sampling every ${duration(ui.intervalMs)}`);
+    if (!busy) schedule();
+  }
+
+  function promptKey(text: string | undefined, key: Key): void {
+    if (key.name === 'escape') prompt = undefined;
+    else if (key.name === 'backspace') prompt = prompt!.slice(0, -1);
+    else if (key.name === 'return' || key.name === 'enter') {
+      const typed = prompt!;
+      prompt = undefined;
+      const v = Number(typed);
+      if (typed !== '' && Number.isFinite(v) && v > 0) setInterval(v * 1000);
+      else say(`not a number of seconds: ${JSON.stringify(typed)}`);
+    } else if (text && /^[0-9.]$/.test(text)) prompt += text;
+    redraw();
+  }
+
+  function onKey(text: string | undefined, key: Key): void {
+    if (key.ctrl && key.name === 'c') return stop();
+    if (prompt !== undefined) return promptKey(text, key);
+    const sort = (Object.keys(SORTS) as SortKey[]).find((k) => SORTS[k].key === text);
+    if (text === 'q') return stop();
+    if (sort) ui.sort = sort;
+    else if (text === 'c') ui.cores = !ui.cores;
+    else if (text === '+') setInterval(STEPS.find((m) => m > ui.intervalMs) ?? MAX_MS);
+    else if (text === '-') setInterval([...STEPS].reverse().find((m) => m < ui.intervalMs) ?? MIN_MS);
+    else if (text === 'd') prompt = '';
+    else if (text) return say(`no key ${JSON.stringify(text)}: q quits, + - d set the interval, r b m i sort, c shows cores`);
+    redraw();
+  }
+
+  function stop(): void {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(timer);
+    quit('quit');
+  }
+
+  term.onKey(onKey);
+  term.onResize(redraw);
+  redraw();
+  void sampleNow(Date.now() + ui.intervalMs).catch((e: unknown) => say(`wsgistat: error: ${(e as Error).message}`)).finally(schedule);
+  return { done, stop, say };
+}

@@ -1,0 +1,302 @@
+// `wsgistat top` in a real terminal: tmux, on a private server of its own, runs a shell and in it
+// the built command against real uWSGI and gunicorn started here under known traffic. The spec
+// reads the screen as a person would (capture-pane), presses keys (send-keys) and resizes the
+// window; every wait polls the screen, bounded, for what should appear.
+
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { CLI, wsgistat } from './helpers/run.js';
+import { get, have, needs, startGunicorn, startUwsgi, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
+
+const SOCKET = `wsgistat-spec-${process.pid}`;
+const PROMPT = 'spec$ ';
+
+function tmux(...args: string[]): string {
+  const r = spawnSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10000 });
+  if (r.status !== 0) throw new Error(`tmux ${args[0]}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** One tmux session running a shell, in a window of the given size. */
+class Term {
+  static count = 0;
+  readonly name = `t${Term.count++}`;
+  constructor(cols = 80, rows = 24) {
+    const sh = `env PS1='${PROMPT}' sh`;
+    tmux('new-session', '-d', '-s', this.name, '-x', String(cols), '-y', String(rows), sh);
+  }
+  screen(escapes = false): string {
+    return tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', this.name);
+  }
+  lines(): string[] {
+    return this.screen().split('\n');
+  }
+  format(f: string): string {
+    return tmux('display-message', '-p', '-t', this.name, f).trim();
+  }
+  type(text: string): void {
+    tmux('send-keys', '-t', this.name, '-l', text);
+    tmux('send-keys', '-t', this.name, 'Enter');
+  }
+  keys(...keys: string[]): void {
+    tmux('send-keys', '-t', this.name, ...keys);
+  }
+  resize(cols: number, rows: number): void {
+    tmux('resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows));
+  }
+  /** Runs `wsgistat top ARGS` at the prompt (colour allowed unless env says otherwise). */
+  top(args: string[], env = 'env -u NO_COLOR'): void {
+    this.type(`${env} ${process.execPath} ${CLI} top ${args.join(' ')}`);
+  }
+  /** Polls the screen until `check` returns a value (at most `ms`). */
+  waitFor<T>(what: string, check: (screen: string) => T | undefined | false, ms = 15000): Promise<T> {
+    let last = '';
+    return until(what, () => {
+      last = this.screen();
+      return check(last) || undefined;
+    }, ms).catch((e: Error) => {
+      throw new Error(`${e.message}; the screen:\n${last}`);
+    });
+  }
+  /** The pid of the command the shell runs now. */
+  child(): number {
+    const out = spawnSync('ps', ['-o', 'pid=', '--ppid', this.format('#{pane_pid}')], { encoding: 'utf8' }).stdout.trim();
+    return Number(out.split('\n')[0]);
+  }
+}
+
+interface Row { id: number; pid: number; status: string; busy: string; rps: number | undefined; requests: number; rss: string }
+
+/** The worker rows of the server block whose title starts with `title`. */
+function rowsOf(screen: string, title: string): Row[] | undefined {
+  const lines = screen.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(title));
+  if (start < 0) return undefined;
+  const rows: Row[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (l.trim() === '' || /^\S/.test(l)) break;
+    const m = /^\s*(\d+)\s+(\d+) (idle|busy|STUCK \w+|\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(l);
+    if (m) rows.push({ id: +m[1]!, pid: +m[2]!, status: m[3]!, busy: m[4]!, rps: m[5] === '-' ? undefined : +m[5]!, requests: +m[7]!, rss: m[10]! });
+  }
+  return rows;
+}
+
+const total = (rows: Row[]) => rows.reduce((n, r) => n + r.requests, 0);
+const rssBytes = (s: string) => parseFloat(s) * 1024 ** ' BKMG'.indexOf(s.slice(-1)) / 1024;
+/** uWSGI's own count of requests served (the stats document, read by the spec). */
+const served = async (u: Uwsgi) => (JSON.parse((await u.raw()).toString()).workers as { requests: number }[]).reduce((n, w) => n + w.requests, 0);
+
+describe('wsgistat top, in a real terminal (tmux)', function () {
+  this.timeout(90000);
+  const stops: (() => Promise<void>)[] = [];
+  before(function () {
+    needs(this, 'tmux');
+    needs(this, 'uwsgi');
+  });
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((f) => f()));
+  });
+  after(() => {
+    if (have('tmux')) spawnSync('tmux', ['-L', SOCKET, 'kill-server'], { stdio: 'ignore' });
+  });
+  const uwsgi = async (opts: Parameters<typeof startUwsgi>[0]) => {
+    const u = await startUwsgi(opts);
+    stops.push(() => u.stop());
+    return u;
+  };
+  const gunicorn = async (ctx: Mocha.Context, opts: Parameters<typeof startGunicorn>[0]) => {
+    needs(ctx, 'gunicorn');
+    const g: Gunicorn = await startGunicorn(opts);
+    stops.push(() => g.stop());
+    return g;
+  };
+
+  it('shows a row per uWSGI worker whose requests add up to what the server served, and moves by the requests sent', async () => {
+    const u = await uwsgi({ workers: 3, threads: 1 });
+    const t = new Term();
+    t.top([u.stats]);
+    const before = await served(u);
+    const first = await t.waitFor('the uWSGI rows', (s) => rowsOf(s, u.stats)?.length === 3 && rowsOf(s, u.stats));
+    const pids = (JSON.parse((await u.raw()).toString()).workers as { id: number; pid: number }[]).map((w) => [w.id, w.pid]);
+    expect(first.map((r) => [r.id, r.pid])).to.deep.equal(pids);
+    expect(first.map((r) => r.status)).to.deep.equal(['idle', 'idle', 'idle']);
+    expect(total(first)).to.equal(before);
+    expect(t.screen()).to.match(/uwsgi 2\.\d+\.\d+\S* pid \d+/).and.include('workers 3: 0 busy, 3 idle').and.include('listen queue 0');
+    for (let i = 0; i < 12; i++) await u.get('/');
+    const moved = await t.waitFor('12 more requests', (s) => { const r = rowsOf(s, u.stats); return r && total(r) === before + 12 && r; });
+    expect(total(moved)).to.equal(await served(u));
+    // The interval that held them shows them as a rate (they all came within one or two ticks).
+    await t.waitFor('a request rate', (s) => /req\/s [1-9]/.test(s));
+    t.keys('q');
+    await t.waitFor('the prompt', (s) => s.trimEnd().endsWith(PROMPT.trim()));
+  });
+
+  it('sorts by requests/s, busy time, rss and id', async () => {
+    const u = await uwsgi({ workers: 2, threads: 1 });
+    const t = new Term();
+    t.top([u.stats]);
+    await t.waitFor('the rows', (s) => rowsOf(s, u.stats)?.length === 2);
+    const held = u.hold();
+    const busy = await until('a busy worker', async () => (JSON.parse((await u.raw()).toString()).workers as { pid: number; status: string }[]).find((w) => w.status === 'busy'));
+    t.keys('b');
+    const byBusy = await t.waitFor('sorted by busy time', (s) => s.includes('sorted by busy time') && rowsOf(s, u.stats)?.[0]?.status === 'busy' && rowsOf(s, u.stats));
+    expect(byBusy[0]!.pid).to.equal(busy.pid);
+    expect(byBusy[0]!.busy).to.match(/^\d+(ms|(\.\d+)?s)$/);
+    expect(byBusy[1]!.busy).to.equal('-');
+    // The other worker serves these: it leads by requests/s in the interval that holds them.
+    t.keys('r');
+    for (let i = 0; i < 10; i++) await u.get('/');
+    const byRps = await t.waitFor('sorted by req/s', (s) => s.includes('sorted by req/s') && (rowsOf(s, u.stats)?.[0]?.rps ?? 0) > 0 && rowsOf(s, u.stats));
+    expect(byRps[0]!.pid).to.not.equal(busy.pid);
+    expect(byRps[0]!.rps).to.be.above(byRps[1]!.rps ?? 0);
+    t.keys('m');
+    const byRss = await t.waitFor('sorted by rss', (s) => s.includes('sorted by rss') && rowsOf(s, u.stats));
+    expect(rssBytes(byRss[0]!.rss)).to.be.at.least(rssBytes(byRss[1]!.rss));
+    t.keys('i');
+    const byId = await t.waitFor('sorted by id', (s) => s.includes('sorted by id') && rowsOf(s, u.stats));
+    expect(byId.map((r) => r.id)).to.deep.equal([1, 2]);
+    u.release();
+    expect(await held).to.equal(200);
+    t.keys('q');
+  });
+
+  it('shows STALLED loudly while every worker is stopped and connections wait, and not after', async () => {
+    const u = await uwsgi({ workers: 2, threads: 1 });
+    const t = new Term();
+    t.top([u.stats]);
+    await t.waitFor('the rows', (s) => rowsOf(s, u.stats)?.length === 2);
+    const pids = (JSON.parse((await u.raw()).toString()).workers as { pid: number }[]).map((w) => w.pid);
+    pids.forEach((p) => process.kill(p, 'SIGSTOP'));
+    let waiting: Promise<number[]> | undefined;
+    try {
+      waiting = Promise.all([1, 2, 3].map(() => get(u.httpPort, '/')));
+      const s = await t.waitFor('the STALLED banner', (s) => s.includes(' STALLED ') && s);
+      expect(s).to.include('STALLED: 3 connections wait in the listen queue, no worker is busy, nothing moved').and.include('listen queue 3/');
+      expect(rowsOf(s, u.stats)!.map((r) => r.status)).to.deep.equal(['STUCK stopped', 'STUCK stopped']);
+    } finally {
+      pids.forEach((p) => process.kill(p, 'SIGCONT'));
+    }
+    expect(await waiting).to.deep.equal([200, 200, 200]);
+    await t.waitFor('the banner gone', (s) => !s.includes('STALLED') && rowsOf(s, u.stats)?.every((r) => r.status === 'idle'));
+    t.keys('q');
+  });
+
+  it('shows gunicorn (hooks) per worker with its percentiles, and a failing source its error in its place while the others go on', async function () {
+    const g = await gunicorn(this, { workers: 2 });
+    const u = await uwsgi({ workers: 1, threads: 1 });
+    const missing = `unix://${u.dir}/no-such.stats`;
+    const t = new Term();
+    t.top([g.status, missing, u.stats]);
+    const title = `${g.status}  gunicorn pid ${g.proc.pid}`;
+    const first = await t.waitFor('the gunicorn rows', (s) => rowsOf(s, title)?.length === 2 && rowsOf(s, title));
+    expect(first.map((r) => r.pid).sort()).to.deep.equal(g.workerPids().sort());
+    expect(t.screen()).to.include(`${missing}\n  ✗ not_found: unix socket ${u.dir}/no-such.stats does not exist`);
+    expect(rowsOf(t.screen(), u.stats)).to.have.length(1);
+    // Known latency: /slow?ms=60 sleeps 60 ms, so every figure of the interval is at least that.
+    for (let i = 0; i < 6; i++) await g.get('/slow?ms=60');
+    const s = await t.waitFor('the percentiles', (s) => /p50\/p90\/p99 \d/.test(s) && s);
+    const ms = (text: string) => parseFloat(text) * (text.endsWith('ms') ? 1 : 1000);
+    const [p50, p90, p99] = /p50\/p90\/p99 (\S+) \/ (\S+) \/ (\S+)/.exec(s)!.slice(1).map(ms);
+    const mean = ms(/mean (\S+)/.exec(s.slice(s.indexOf(title)))![1]!);
+    expect([mean, p50, p90, p99].every((x) => x! >= 55), `mean ${mean} p50 ${p50} p90 ${p90} p99 ${p99}`).to.equal(true);
+    await t.waitFor('6 more requests', (s) => total(rowsOf(s, title) ?? []) === total(first) + 6);
+    // The server goes away: its error takes its place, and the other two are still drawn.
+    await u.stop();
+    await t.waitFor('the stopped server\'s error', (s) => s.includes(`${u.stats}\n  ✗ not_found`) && rowsOf(s, title)?.length === 2);
+    t.keys('q');
+  });
+
+  it('redraws on resize: fits 80x24 with "+N more", and uses a larger window', async () => {
+    const u = await uwsgi({ workers: 8, threads: 2 });
+    const t = new Term(80, 24);
+    t.top([u.stats]);
+    t.keys('c'); // each worker's cores: 3 lines a worker, more than 24 rows hold
+    const small = await t.waitFor('+N more workers', (s) => /\+(\d+) more workers/.test(s) && s);
+    const shown = rowsOf(small, u.stats)!.length;
+    expect(small).to.include(`+${8 - shown} more workers`);
+    expect(small.split('\n').every((l) => l.length <= 80)).to.equal(true);
+    expect(small).to.not.include('CORES');
+    t.resize(120, 40);
+    const big = await t.waitFor('every worker', (s) => rowsOf(s, u.stats)?.length === 8 && s);
+    expect(big).to.include('CORES').and.not.include('more workers');
+    expect(big.split('\n')).to.have.length(40);
+    t.resize(80, 24);
+    await t.waitFor('the small layout again', (s) => s.includes('more workers') && !s.includes('CORES'));
+    t.keys('q');
+  });
+
+  it('changes the interval with +, - and d', async () => {
+    const u = await uwsgi({ workers: 1, threads: 1 });
+    const t = new Term();
+    t.top(['--interval', '2s', u.stats]);
+    await t.waitFor('every 2s', (s) => s.includes('every 2s ·'));
+    t.keys('+');
+    await t.waitFor('every 5s', (s) => s.includes('every 5s ·'));
+    t.keys('-', '-', '-');
+    await t.waitFor('every 500ms', (s) => s.includes('every 500ms ·'));
+    t.keys('d', '3', 'Enter');
+    await t.waitFor('every 3s', (s) => s.includes('every 3s ·'));
+    t.keys('q');
+  });
+
+  it('puts the terminal back on q, Ctrl-C and SIGTERM: the screen before top, the cursor, the exit status', async () => {
+    const u = await uwsgi({ workers: 1, threads: 1 });
+    const t = new Term();
+    t.type('echo before-top');
+    await t.waitFor('the echo', (s) => s.includes('\nbefore-top\n'));
+    const quits: [string, () => void, number][] = [
+      ['q', () => t.keys('q'), 0],
+      ['Ctrl-C', () => t.keys('C-c'), 0],
+      ['SIGTERM', () => process.kill(t.child(), 'SIGTERM'), 143],
+    ];
+    for (const [how, quit, code] of quits) {
+      t.top([u.stats]);
+      await t.waitFor('top', (s) => rowsOf(s, u.stats)?.length === 1);
+      expect(t.format('#{alternate_on} #{cursor_flag}'), `${how}: alternate screen, no cursor`).to.equal('1 0');
+      quit();
+      await t.waitFor(`${how}: the shell again`, (s) => !s.includes('wsgistat top') && s.trimEnd().endsWith(PROMPT.trim()));
+      expect(t.format('#{alternate_on} #{cursor_flag}'), `${how}: normal screen, cursor`).to.equal('0 1');
+      t.type('echo "exit=$?"');
+      await t.waitFor(`${how}: exit status`, (s) => s.includes(`\nexit=${code}\n`));
+      expect(t.screen()).to.include('\nbefore-top\n');
+    }
+  });
+
+  it('has no colour under NO_COLOR, and colour otherwise', async () => {
+    const u = await uwsgi({ workers: 1, threads: 1 });
+    const t = new Term();
+    t.top([u.stats], 'env NO_COLOR=1');
+    await t.waitFor('top', (s) => rowsOf(s, u.stats)?.length === 1);
+    expect(t.screen(true)).to.not.include('\x1b[');
+    t.keys('q');
+    await t.waitFor('the prompt', (s) => !s.includes('wsgistat top'));
+    t.top([u.stats]);
+    await t.waitFor('top', (s) => rowsOf(s, u.stats)?.length === 1);
+    expect(t.screen(true)).to.include('\x1b[');
+    t.keys('q');
+  });
+
+  it('with no source, watches what discovery finds: a server started later appears, and goes when it stops', async () => {
+    const t = new Term(160, 120);
+    t.top([]);
+    await t.waitFor('the first frame', (s) => s.includes('wsgistat top'));
+    const u = await startUwsgi({ workers: 2, threads: 1 });
+    const title = `uwsgi pid ${u.proc.pid} ${u.stats}`;
+    try {
+      await t.waitFor('the new server', (s) => rowsOf(s, title)?.length === 2, 20000);
+    } finally {
+      await u.stop();
+    }
+    await t.waitFor('the server gone', (s) => !s.includes(`uwsgi pid ${u.proc.pid} `), 20000);
+    t.keys('q');
+  });
+
+  it('says in one line that it needs a terminal, and exits 2, when stdout is not one', async () => {
+    const run = await wsgistat(['top', 'unix:///run/none.stats']);
+    expect(run.code).to.equal(2);
+    expect(run.stdout).to.equal('');
+    expect(run.stderr).to.equal('wsgistat: error [config] top: needs a terminal on stdin and stdout (stdout is not one); for records, run wsgistat --interval 1s SOURCE... instead\n');
+  });
+});
+
+
