@@ -70,17 +70,20 @@ interface Row { id: number; pid: number; status: string; busy: string; rps: numb
 /** The worker rows of the server block whose title starts with `title`. */
 function rowsOf(screen: string, title: string): Row[] | undefined {
   const lines = screen.split('\n');
-  const start = lines.findIndex((l) => l.startsWith(title));
+  const start = lines.findIndex((l) => l.replace(' STALLED  ', '').startsWith(title));
   if (start < 0) return undefined;
   const rows: Row[] = [];
   for (const l of lines.slice(start + 1)) {
-    if (l.trim() === '' || /^\S/.test(l)) break;
-    const m = /^\s*(\d+)\s+(\d+) (idle|busy|STUCK \w+|\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(l);
-    if (m) rows.push({ id: +m[1]!, pid: +m[2]!, status: m[3]!, busy: m[4]!, rps: m[5] === '-' ? undefined : +m[5]!, requests: +m[7]!, rss: m[10]! });
+    if (l.trim() === '') break;
+    // WID PID STATUS ..., or PID STATUS ... where the worker ids are the pids (gunicorn).
+    const m = /^\s*(\d+)\s+(?:(\d+)\s)?(idle|busy|STUCK \w+|\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(l);
+    if (m) rows.push({ id: +m[1]!, pid: +(m[2] ?? m[1]!), status: m[3]!, busy: m[4]!, rps: m[5] === '-' ? undefined : +m[5]!, requests: +m[7]!, rss: m[10]! });
   }
   return rows;
 }
 
+/** The screen with wrapped lines (continued with two spaces) joined again. */
+const unwrapped = (screen: string) => screen.replace(/\n {2}(?=\S)/g, ' ');
 const total = (rows: Row[]) => rows.reduce((n, r) => n + r.requests, 0);
 const rssBytes = (s: string) => parseFloat(s) * 1024 ** ' BKMG'.indexOf(s.slice(-1)) / 1024;
 /** uWSGI's own count of requests served (the stats document, read by the spec). */
@@ -170,8 +173,8 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     let waiting: Promise<number[]> | undefined;
     try {
       waiting = Promise.all([1, 2, 3].map(() => get(u.httpPort, '/')));
-      const s = await t.waitFor('the STALLED banner', (s) => s.includes(' STALLED ') && s);
-      expect(s).to.include('STALLED: 3 connections wait in the listen queue, no worker is busy, nothing moved').and.include('listen queue 3/');
+      const s = await t.waitFor('the STALLED banner', (s) => s.includes(` STALLED  ${u.stats}`) && s);
+      expect(unwrapped(s)).to.include('STALLED: 3 connections wait in the listen queue, no worker is busy, nothing moved').and.include('listen queue 3/');
       expect(rowsOf(s, u.stats)!.map((r) => r.status)).to.deep.equal(['STUCK stopped', 'STUCK stopped']);
     } finally {
       pids.forEach((p) => process.kill(p, 'SIGCONT'));
@@ -190,7 +193,7 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     const title = `${g.status}  gunicorn pid ${g.proc.pid}`;
     const first = await t.waitFor('the gunicorn rows', (s) => rowsOf(s, title)?.length === 2 && rowsOf(s, title));
     expect(first.map((r) => r.pid).sort()).to.deep.equal(g.workerPids().sort());
-    expect(t.screen()).to.include(`${missing}\n  ✗ not_found: unix socket ${u.dir}/no-such.stats does not exist`);
+    expect(unwrapped(t.screen())).to.include(`${missing} ✗ not_found: unix socket ${u.dir}/no-such.stats does not exist`);
     expect(rowsOf(t.screen(), u.stats)).to.have.length(1);
     // Known latency: /slow?ms=60 sleeps 60 ms, so every figure of the interval is at least that.
     for (let i = 0; i < 6; i++) await g.get('/slow?ms=60');
@@ -202,7 +205,7 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     await t.waitFor('6 more requests', (s) => total(rowsOf(s, title) ?? []) === total(first) + 6);
     // The server goes away: its error takes its place, and the other two are still drawn.
     await u.stop();
-    await t.waitFor('the stopped server\'s error', (s) => s.includes(`${u.stats}\n  ✗ not_found`) && rowsOf(s, title)?.length === 2);
+    await t.waitFor('the stopped server\'s error', (s) => unwrapped(s).includes(`${u.stats} ✗ not_found`) && rowsOf(s, title)?.length === 2);
     t.keys('q');
   });
 
@@ -219,7 +222,7 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     t.resize(120, 40);
     const big = await t.waitFor('every worker', (s) => rowsOf(s, u.stats)?.length === 8 && s);
     expect(big).to.include('CORES').and.not.include('more workers');
-    expect(big.split('\n')).to.have.length(40);
+    expect(big.replace(/\n$/, '').split('\n')).to.have.length(40);
     t.resize(80, 24);
     await t.waitFor('the small layout again', (s) => s.includes('more workers') && !s.includes('CORES'));
     t.keys('q');

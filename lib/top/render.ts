@@ -51,29 +51,36 @@ export function bytes(n: number): string {
   while (n >= 1024 && i < units.length - 1) [n, i] = [n / 1024, i + 1];
   return `${n >= 100 || i === 0 ? n.toFixed(0) : n.toFixed(1)}${units[i]}`;
 }
-const count = (n: number) => (n >= 10_000_000 ? `${(n / 1e6).toFixed(1)}M` : String(n));
+const count = (n: number) => (n < 100_000 ? String(n) : n < 10_000_000 ? `${Math.round(n / 1000)}k` : `${(n / 1e6).toFixed(1)}M`);
 const opt = <T>(v: T | undefined, f: (v: T) => string) => (v === undefined ? '-' : f(v));
 
-/** Worker columns: heading, width, and the cell. The last ones only on wider terminals. */
-const COLUMNS: [string, number, (r: WorkerRow) => string, number?][] = [
+/** Worker columns: heading, width (negative: left-aligned), the cell, and the terminal width from
+ *  which it is shown. */
+type Column = [string, number, (r: WorkerRow) => string, number?];
+const COLUMNS: Column[] = [
   ['WID', 5, (r) => String(r.id)],
   ['PID', 8, (r) => opt(r.pid, String)],
-  [' STATUS', -10, (r) => ` ${r.stuck ? `STUCK ${r.stuck}` : r.status}`],
+  [' STATUS', -14, (r) => ` ${r.stuck ? `STUCK ${r.stuck}` : r.status}`],
   ['BUSY FOR', 8, (r) => opt(r.busyMs, duration)],
   ['REQ/S', 7, (r) => opt(r.rps, rate)],
   ['MEAN RT', 9, (r) => opt(r.meanRtUs, latency)],
-  ['REQUESTS', 10, (r) => opt(r.requests, count)],
-  ['EXC', 6, (r) => opt(r.exceptions, count)],
-  ['RESP', 6, (r) => opt(r.respawns, String)],
-  ['RSS', 8, (r) => opt(r.rss, bytes)],
+  ['REQUESTS', 9, (r) => opt(r.requests, count)],
+  ['EXC', 5, (r) => opt(r.exceptions, count)],
+  ['RESP', 5, (r) => opt(r.respawns, String)],
+  ['RSS', 7, (r) => opt(r.rss, bytes)],
   ['CORES', 8, (r) => (r.threads ? `${r.threads.busy}/${r.threads.total}` : r.cores.length ? `${r.cores.filter((c) => c.busyMs !== undefined).length}/${r.cores.length}` : '-'), 96],
 ];
 
 const cell = (text: string, width: number) => (width < 0 ? text.slice(0, -width).padEnd(-width) : text.slice(-width).padStart(width));
-const columns = (cols: number) => COLUMNS.filter(([, , , min]) => !min || cols >= min);
+/** The columns for this width; a server whose worker ids are their pids (gunicorn) gets one
+ *  PID column instead of two. */
+function columns(cols: number, rows: readonly WorkerRow[]): Column[] {
+  const shown = COLUMNS.filter(([, , , min]) => !min || cols >= min);
+  return rows.length && rows.every((r) => r.id === r.pid) ? shown.slice(1) : shown;
+}
 
-function workerLines(r: WorkerRow, ui: UiState, cols: number): Line[] {
-  const text = columns(cols).map(([, w, f]) => cell(f(r), w)).join('');
+function workerLines(r: WorkerRow, ui: UiState, cs: Column[]): Line[] {
+  const text = cs.map(([, w, f]) => cell(f(r), w)).join('');
   const style: Style | undefined = r.stuck ? 'red' : r.status === 'busy' ? 'bold' : undefined;
   const lines: Line[] = [[[text, style]]];
   if (!ui.cores) return lines;
@@ -136,18 +143,21 @@ function flow(items: string[], cols: number, indent: string): Line[] {
 }
 
 function serverBlock(v: ServerView, ui: UiState, cols: number): { head: Line[]; rows: Line[][] } {
-  const title: Line = [[v.name, ['bold', 'cyan']]];
+  // STALLED first, where no width can cut it off.
+  const title: Line = v.stalled ? [[' STALLED ', ['red', 'inverse', 'bold']], [' ']] : [];
+  title.push([v.name, ['bold', 'cyan']]);
   const about = [v.server, v.version, v.pid !== undefined ? `pid ${v.pid}` : undefined].filter(Boolean).join(' ');
   if (about) title.push([`  ${about}`]);
   if (v.error) return { head: [title, ...words(`✗ ${v.error}`, cols - 4, 3).map((l): Line => [[`  ${l}`, ['red', 'bold']]])], rows: [] };
-  if (v.stalled) title.push(['  '], [' STALLED ', ['red', 'inverse', 'bold']]);
   const head = [title];
   if (v.stalled) {
-    head.push([[`  STALLED: ${v.listenQueue ?? 0} connections wait in the listen queue, no worker is busy, nothing moved`, ['red', 'bold']]]);
+    const why = `STALLED: ${v.listenQueue ?? 0} connections wait in the listen queue, no worker is busy, nothing moved`;
+    head.push(...words(why, cols - 2, 2).map((l): Line => [[`  ${l}`, ['red', 'bold']]]));
   }
   head.push(...flow(headerItems(v), cols, '  '));
-  head.push([[columns(cols).map(([h, w]) => cell(h, w)).join(''), 'inverse']]);
-  return { head, rows: sortRows(v.rows, ui.sort).map((r) => workerLines(r, ui, cols)) };
+  const cs = columns(cols, v.rows);
+  head.push([[cs.map(([h, w]) => cell(h, w)).join(''), 'inverse']]);
+  return { head, rows: sortRows(v.rows, ui.sort).map((r) => workerLines(r, ui, cs)) };
 }
 
 /** How many worker rows each server gets: headers first, then the rest shared out one row at a
