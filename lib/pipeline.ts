@@ -119,27 +119,38 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
   const time = timeMs / 1000;
   const records: Rec[] = [];
   let failed = 0;
+  /** A sample's records, with rates under `key`; a vassal's carry its name. */
+  const take = (s: Source, sample: Sample, key: string, vassal?: string) => {
+    let bodies = sample.bodies;
+    if (vassal !== undefined) for (const b of bodies) b.vassal = vassal;
+    if (rates) {
+      const r = applyRates(bodies, timeMs, rates.states.get(key), rates.maxGapMs, { histograms: sample.histograms, histogramBounds: sample.histogramBounds, ownTotals: sample.ownTotals });
+      rates.states.set(key, r.state);
+      if (r.notice) log.warn(`${sourceName(s)}${vassal !== undefined ? ` vassal ${vassal}` : ''}`, r.notice);
+      bodies = bodies.filter((b) => opts.records.has(b.type as RecordType));
+    }
+    records.push(...stamp(bodies, s, sample.server, time, opts.hostname));
+  };
+  /** A failure: one line on stderr and, as asked, an error record. The previous sample is kept:
+   *  the next good one gets rates over the longer gap. */
+  const fail = (s: Source, reason: unknown, vassal?: string) => {
+    failed++;
+    const err = asSourceError(reason);
+    log.error(`${sourceName(s)}${vassal !== undefined ? ` vassal ${vassal}` : ''}`, err.message);
+    if (opts.errorRecords) {
+      const body: Body = { type: 'error', code: err.code, message: err.message, ...(vassal !== undefined ? { vassal } : {}) };
+      records.push(...stamp([body], s, s.server, time, opts.hostname));
+    }
+  };
   results.forEach((result, i) => {
     const s = sources[i]!;
-    if (result.status === 'fulfilled') {
-      warnOnce(s, result.value.notices);
-      let bodies = result.value.bodies;
-      if (rates) {
-        const key = sourceKey(s.spec);
-        const r = applyRates(bodies, timeMs, rates.states.get(key), rates.maxGapMs, { histograms: result.value.histograms, histogramBounds: result.value.histogramBounds, ownTotals: result.value.ownTotals });
-        rates.states.set(key, r.state);
-        if (r.notice) log.warn(sourceName(s), r.notice);
-        bodies = bodies.filter((b) => opts.records.has(b.type as RecordType));
-      }
-      records.push(...stamp(bodies, s, result.value.server, time, opts.hostname));
-      return;
-    }
-    // The previous sample is kept: the next good one gets rates over the longer gap.
-    failed++;
-    const err = asSourceError(result.reason);
-    log.error(sourceName(s), err.message);
-    if (opts.errorRecords) {
-      records.push(...stamp([{ type: 'error', code: err.code, message: err.message }], s, s.server, time, opts.hostname));
+    if (result.status === 'rejected') return fail(s, result.reason);
+    warnOnce(s, result.value.notices);
+    const key = sourceKey(s.spec);
+    take(s, result.value, key);
+    for (const part of result.value.parts ?? []) {
+      if (part.result.status === 'rejected') fail(s, part.result.reason, part.vassal);
+      else take(s, part.result.value, `${key}#vassal=${part.vassal}`, part.vassal);
     }
   });
   await Promise.all(sinks.map((sink) => sink.write(records, { readMs })));

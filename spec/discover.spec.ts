@@ -4,8 +4,11 @@
 // out by its master's pid.
 
 import { expect } from 'chai';
-import { wsgistat } from './helpers/run.js';
-import { needs, startGunicorn, startUwsgi, type Gunicorn, type Uwsgi } from './helpers/servers.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, wsgistat } from './helpers/run.js';
+import { cleanup, needs, startGunicorn, startUwsgi, tempDir, type Gunicorn, type Uwsgi } from './helpers/servers.js';
 
 interface Found { kind: string; pid: number; user: string; address: string | null; found_by: string; problem?: string }
 
@@ -58,5 +61,61 @@ describe('wsgistat discover, against real servers', function () {
     const summaries = run.records.filter((r) => r.type === 'summary');
     expect(summaries.map((r) => r.source)).to.deep.equal(mine);
     expect(summaries.map((r) => r.pid)).to.deep.equal([...uwsgis.map((u) => u.proc.pid), g!.proc.pid]);
+  });
+});
+
+describe('wsgistat discover: servers it can only partly see', function () {
+  this.timeout(60000);
+  let u: Uwsgi | undefined;
+  const gs: Gunicorn[] = [];
+  let dir: string;
+  before(async function () {
+    needs(this, 'uwsgi');
+    needs(this, 'gunicorn');
+    dir = tempDir();
+    // A gunicorn config of its own, without the wsgistat hooks.
+    const plain = join(dir, 'plain.py');
+    writeFileSync(plain, 'workers = 2\n');
+    u = await startUwsgi({ stats: 'unix' });
+    // The helper points the hooks at a directory of its own; '' is how a user unsets it.
+    gs.push(await startGunicorn({ config: plain, env: { WSGISTAT_GUNICORN_DIR: '' } }));
+    gs.push(await startGunicorn({ config: plain, env: { WSGISTAT_GUNICORN_DIR: '', PROMETHEUS_MULTIPROC_DIR: join(dir, 'multiproc') } }));
+    for (const g of gs) await g.get('/');
+  });
+  after(async () => {
+    await u?.stop();
+    for (const g of gs) await g.stop();
+    cleanup(dir);
+  });
+
+  it('lists gunicorn without the hooks with what to do, and gunicorn with PROMETHEUS_MULTIPROC_DIR by that directory', async () => {
+    const run = await wsgistat(['discover', '--format', 'json']);
+    expect(run.code, 'some server has no address').to.equal(2);
+    const found = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Found);
+    const of = (g: Gunicorn) => found.filter((f) => f.pid === g.proc.pid).map(({ kind, address, found_by, problem }) => ({ kind, address, found_by, problem }));
+    expect(of(gs[0]!)).to.deep.equal([{
+      kind: 'gunicorn', address: null, found_by: 'the process tree',
+      problem: 'nothing wsgistat can read: run gunicorn with conf/gunicorn_wsgistat.py (or set PROMETHEUS_MULTIPROC_DIR)',
+    }]);
+    expect(of(gs[1]!)).to.deep.equal([{ kind: 'gunicorn', address: `prometheus-multiproc://${join(dir, 'multiproc')}`, found_by: 'PROMETHEUS_MULTIPROC_DIR in its environment', problem: undefined }]);
+    // The text form prints addresses only, and says on stderr what it could not find.
+    const text = await wsgistat(['discover']);
+    expect(text.stdout.split('\n')).to.include(`prometheus-multiproc://${join(dir, 'multiproc')}`);
+    expect(text.stderr).to.include(`wsgistat: warning discover: gunicorn pid ${gs[0]!.proc.pid} (root): nothing wsgistat can read`);
+  });
+
+  it('run by a user who may not read a server\'s descriptors: the server is listed with its --stats address, unconfirmed, and what to do', function () {
+    needs(this, 'setpriv');
+    // The servers must be another user's than discover's: root starts them, nobody looks.
+    if (process.getuid?.() !== 0 && !process.env.CI) this.skip();
+    expect(process.getuid?.(), 'this spec must run as root under CI').to.equal(0);
+    const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, CLI, 'discover', '--format', 'json'], { encoding: 'utf8', timeout: 15000 });
+    expect(r.status, r.stderr).to.equal(2);
+    const mine = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Found).filter((f) => f.pid === u!.proc.pid);
+    expect(mine).to.deep.equal([{
+      kind: 'uwsgi', pid: u!.proc.pid, user: 'root', address: u!.stats, found_by: 'the --stats option (not checked against the sockets)',
+      problem: `cannot read /proc/${u!.proc.pid}/fd (permission denied; the process is root's): run discover as root to confirm its stats server`,
+    }]);
+    expect(r.stderr).to.include(`wsgistat: warning discover: uwsgi pid ${u!.proc.pid} (root): cannot read /proc/${u!.proc.pid}/fd`);
   });
 });

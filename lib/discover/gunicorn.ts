@@ -3,7 +3,7 @@
 // master.json) and a prometheus_client multiprocess directory (PROMETHEUS_MULTIPROC_DIR).
 
 import type { Found } from './index.js';
-import { isGunicorn, parseEnviron, type Proc } from './parse.js';
+import { asWho, isGunicorn, parseEnviron, type Proc } from './parse.js';
 import { isUnread, readText, userOf, type Table } from './procfs.js';
 
 /** conf/gunicorn_wsgistat.py's STATUS_DIR when the variable is unset. */
@@ -42,7 +42,7 @@ function oneMaster(root: string, p: Proc): Found[] {
   const prom = env?.get('PROMETHEUS_MULTIPROC_DIR') ?? env?.get('prometheus_multiproc_dir');
   if (prom) out.push({ ...base, address: `prometheus-multiproc://${prom}`, found_by: 'PROMETHEUS_MULTIPROC_DIR in its environment' });
   if (!env) {
-    const denied = `cannot read /proc/${p.pid}/environ (${(text as { why: string }).why}; the process is ${base.user}'s): run discover as ${base.user} or root to find its hooks or multiprocess directory`;
+    const denied = `cannot read /proc/${p.pid}/environ (${(text as { why: string }).why}; the process is ${base.user}'s): run discover as ${asWho(base.user)} to find its hooks or multiprocess directory`;
     if (out.length) out.forEach((f) => (f.problem = denied));
     else out.push({ ...base, found_by: 'the process tree', problem: denied });
   } else if (out.length === 0) {

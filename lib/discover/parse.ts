@@ -184,3 +184,6 @@ export function parseEnviron(text: string): Map<string, string> {
   }
   return out;
 }
+
+/** Who can read another user's /proc entries: that user, or root. */
+export const asWho = (user: string): string => (user === 'root' ? 'root' : `${user} or root`);

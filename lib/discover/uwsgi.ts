@@ -3,7 +3,7 @@
 // master holds and none of its workers do (app sockets are inherited by every worker).
 
 import type { Found } from './index.js';
-import { hasPlaceholder, isUwsgi, parseIni, statsAddress, uwsgiFlags, type Proc, type StatsConfig } from './parse.js';
+import { asWho, hasPlaceholder, isUwsgi, parseIni, statsAddress, uwsgiFlags, type Proc, type StatsConfig } from './parse.js';
 import { cwdOf, isUnread, listeners, readText, socketInodes, under, userOf, type Table } from './procfs.js';
 
 type Ctx = { root: string; table: Table; net: ReturnType<typeof listeners> };
@@ -82,7 +82,7 @@ function oneMaster(ctx: Ctx, p: Proc, vassalOf: number | undefined): Found {
       f.address = statsAddress(cfg.stats, cfg.http);
       f.found_by = `the --stats option (not checked against the sockets)${httpNote}`;
     }
-    f.problem = `cannot read /proc/${p.pid}/fd (${held.why}; the process is ${f.user}'s): run discover as ${f.user} or root to confirm its stats server`;
+    f.problem = `cannot read /proc/${p.pid}/fd (${held.why}; the process is ${f.user}'s): run discover as ${asWho(f.user)} to confirm its stats server`;
     return f;
   }
   const want = cfg.stats && !hasPlaceholder(cfg.stats) ? bound(ctx, p, cfg.stats) : undefined;
@@ -114,4 +114,11 @@ export function uwsgiServers(root: string, table: Table): Found[] {
     for (const v of kids(table, p.pid)) out.push(oneMaster(ctx, v, p.pid));
   }
   return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** The vassals of the Emperor `emperorPid` (its uWSGI children), each with its stats address;
+ *  the uWSGI source reads an Emperor's vassals with it (sources/uwsgi/index.ts). */
+export function vassalsOf(root: string, table: Table, emperorPid: number): Found[] {
+  const ctx: Ctx = { root, table, net: listeners(root) };
+  return kids(table, emperorPid).map((v) => oneMaster(ctx, v, emperorPid));
 }

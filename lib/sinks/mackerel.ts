@@ -164,7 +164,9 @@ export function segmentsFor(specs: SourceSpec[]): Map<string, string | undefined
 
 function base(s: Summary, naming: Naming): { name: string; title: string } {
   const prefix = naming.prefix ?? s.server ?? 'wsgi';
-  const seg = naming.segments.get(s.source);
+  // An Emperor's vassals: one more part each, the vassal's config name without its extension.
+  const vassal = typeof s.vassal === 'string' ? s.vassal.replace(/\.(ini|xml|ya?ml|json|js)$/, '').replace(PART, '_') : undefined;
+  const seg = [naming.segments.get(s.source), vassal].filter(Boolean).join('.') || undefined;
   const title = naming.prefix ?? (s.server === 'uwsgi' ? 'uWSGI' : s.server ?? 'WSGI');
   return { name: seg ? `${prefix}.${seg}` : prefix, title: seg ? `${title} ${seg}` : title };
 }

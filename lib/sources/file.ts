@@ -9,6 +9,7 @@ import { SourceError } from '../errors.js';
 import { readFileBounded } from '../read.js';
 import { decodeJson, repairNotice } from './json.js';
 import type { ShapeOptions, Sample, Source, SourceKind, SourceSpec } from './types.js';
+import { isEmperorStats, shapeEmperor } from './uwsgi/emperor.js';
 import { isUwsgiStats, shapeUwsgi } from './uwsgi/shape.js';
 import { isGunicornStatus, shapeGunicorn } from './gunicorn/shape.js';
 import { pidAlive } from '../proc.js';
@@ -26,6 +27,8 @@ export function fileSource(spec: SourceSpec, shape: ShapeOptions): Source {
       const repaired = repairNotice(decoded);
       const notices = repaired ? [repaired] : [];
       if (isUwsgiStats(value)) return { server: 'uwsgi', bodies: shapeUwsgi(value, shape), notices };
+      // An Emperor's document saved to a file: its own records; its vassals' servers are not read.
+      if (isEmperorStats(value)) return { server: 'uwsgi', bodies: shapeEmperor(value, shape, new Map()), notices };
       if (isGunicornStatus(value)) return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive: pidAlive }), notices };
       throw new SourceError('not_stats', `${where} holds JSON but neither a uWSGI stats document (no "workers" list) nor a gunicorn status file (no "stats" list)`);
     },

@@ -32,6 +32,13 @@ export interface ShapeOptions {
   vars: VarsPolicy;
 }
 
+/** A server read as a part of another's sample (an Emperor's vassal): its records carry
+ *  `vassal` and get rates of their own (pipeline.ts). */
+export interface SamplePart {
+  vassal: string;
+  result: PromiseSettledResult<Sample>;
+}
+
 export interface Sample {
   server: 'uwsgi' | 'gunicorn';
   bodies: Body[];
@@ -45,6 +52,8 @@ export interface Sample {
   histogramBounds?: readonly number[];
   /** The summary's counters are the server's own totals, dead workers' included (records/rates.ts). */
   ownTotals?: boolean;
+  /** The vassals' own samples, for an Emperor. */
+  parts?: SamplePart[];
 }
 
 export interface Source {

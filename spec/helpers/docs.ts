@@ -7,7 +7,7 @@ import { schemas, type SchemaName } from '../../lib/records/schemas.js';
 import { SOURCE_KINDS } from '../../lib/sources/index.js';
 import { SINK_KINDS } from '../../lib/sinks/index.js';
 
-const COMMON = ['time', 'host', 'source', 'label', 'server', 'type'];
+const COMMON = ['time', 'host', 'source', 'label', 'vassal', 'server', 'type'];
 
 export function optionsTable(): string {
   const rows = OPTIONS.map((o) => {

@@ -93,6 +93,24 @@ const APP: readonly Row[] = [
   ['exceptions', 'exceptions_total', 'counter', 'Total number of exceptions.'],
 ];
 
+const EMPEROR: readonly Row[] = [
+  ['vassals', 'vassals', 'gauge', 'Vassals the Emperor runs.'],
+  ['vassals_ready', 'vassals_ready', 'gauge', 'Vassals whose server is ready.'],
+  ['vassals_accepting', 'vassals_accepting', 'gauge', 'Vassals accepting requests.'],
+  ['vassals_cursed', 'vassals_cursed', 'gauge', 'Vassals the Emperor is stopping.'],
+  ['blacklist', 'blacklisted', 'gauge', 'Configs blacklisted after repeated failures to start.'],
+  ['throttle_level', 'throttle_level_seconds', 'gauge', 'How much the Emperor slows respawns of failing vassals.', 1000],
+];
+
+const VASSAL: readonly Row[] = [
+  ['ready', 'ready', 'gauge', 'Is the vassal ready?'],
+  ['accepting', 'accepting', 'gauge', 'Does the vassal accept requests?'],
+  ['loyal', 'loyal', 'gauge', 'Has the vassal been up long enough to be loyal?'],
+  ['cursed', 'cursed', 'gauge', 'Is the Emperor stopping the vassal?'],
+  ['respawns', 'respawns_total', 'counter', 'Times the Emperor started the vassal again.'],
+  ['last_run', 'last_run_timestamp_seconds', 'gauge', 'When the vassal last (re)started.'],
+];
+
 /** Per record type: the subsystem (uwsgi_exporter's), the rows, and the labels from its fields. */
 const TYPES: Record<string, { subsystem: string; rows: readonly Row[]; labels: readonly string[] }> = {
   summary: { subsystem: '', rows: SUMMARY, labels: [] },
@@ -100,6 +118,9 @@ const TYPES: Record<string, { subsystem: string; rows: readonly Row[]; labels: r
   socket: { subsystem: 'socket_', rows: SOCKET, labels: ['name', 'proto'] },
   core: { subsystem: 'worker_core_', rows: CORE, labels: ['worker_id', 'core_id'] },
   app: { subsystem: 'worker_app_', rows: APP, labels: ['worker_id', 'app_id', 'mountpoint', 'chdir'] },
+  // An Emperor (--emperor-stats): its vassals carry the label `vassal` (addRecord).
+  emperor: { subsystem: 'emperor_', rows: EMPEROR, labels: [] },
+  vassal: { subsystem: 'vassal_', rows: VASSAL, labels: [] },
 };
 
 const STATUS = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
@@ -136,6 +157,7 @@ function addRecord(out: Families, r: Rec, prefix: string, base: Record<string, s
   if (!t) return;
   const body = r as unknown as Record<string, unknown>;
   const labels = { ...base };
+  if (r.vassal !== undefined) labels.vassal = r.vassal;
   for (const l of t.labels) if (body[l] !== undefined) labels[l] = String(body[l]);
   for (const [field, name, kind, help, scale] of t.rows) {
     const v = numeric(body[field]);
