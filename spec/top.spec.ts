@@ -4,9 +4,11 @@
 // window; every wait polls the screen, bounded, for what should appear.
 
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CLI, wsgistat } from './helpers/run.js';
-import { get, have, needs, startGunicorn, startUwsgi, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
+import { APP, cleanup, freePort, get, have, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
 
 const SOCKET = `wsgistat-spec-${process.pid}`;
 const PROMPT = 'spec$ ';
@@ -88,6 +90,37 @@ const total = (rows: Row[]) => rows.reduce((n, r) => n + r.requests, 0);
 const rssBytes = (s: string) => parseFloat(s) * 1024 ** ' BKMG'.indexOf(s.slice(-1)) / 1024;
 /** uWSGI's own count of requests served (the stats document, read by the spec). */
 const served = async (u: Uwsgi) => (JSON.parse((await u.raw()).toString()).workers as { requests: number }[]).reduce((n, w) => n + w.requests, 0);
+
+/** A uWSGI Emperor (--emperor-stats) with vassals a and b, each with 2 workers and a stats server. */
+async function startEmperor(): Promise<{ stats: string; pids: () => Promise<number[]>; ports: number[]; stop: () => Promise<void> }> {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'vassals'));
+  const ports = [await freePort(), await freePort()];
+  ['a', 'b'].forEach((v, i) => writeFileSync(join(dir, 'vassals', `${v}.ini`), [
+    '[uwsgi]', 'plugin = python3', 'master = true', 'processes = 2', 'need-app = true',
+    `http-socket = 127.0.0.1:${ports[i]}`, `wsgi-file = ${APP}`, `stats = ${join(dir, `${v}.stats`)}`, '',
+  ].join('\n')));
+  const proc = spawn('uwsgi', ['--emperor', join(dir, 'vassals'), '--emperor-stats', join(dir, 'emperor.stats')], { cwd: dir, stdio: 'ignore' });
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGINT'); // the Emperor stops its vassals and exits (SIGTERM reloads them)
+      const t = setTimeout(() => proc.kill('SIGKILL'), 8000);
+      await exited;
+      clearTimeout(t);
+    }
+    cleanup(dir);
+  };
+  await until('the vassals to serve', async () => {
+    for (const p of ports) if ((await get(p, '/', {}, 2000)) !== 200) return undefined;
+    return ['emperor', 'a', 'b'].every((n) => existsSync(join(dir, `${n}.stats`))) || undefined;
+  }, 20000).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+  const pids = async () => (await wsgistat(['--no-state', '--records', 'vassal', `unix://${join(dir, 'emperor.stats')}`])).records.map((r) => r.pid as number);
+  return { stats: `unix://${join(dir, 'emperor.stats')}`, pids, ports, stop };
+}
 
 describe('wsgistat top, in a real terminal (tmux)', function () {
   this.timeout(90000);
@@ -276,6 +309,21 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     t.top([u.stats]);
     await t.waitFor('top', (s) => rowsOf(s, u.stats)?.length === 1);
     expect(t.screen(true)).to.include('\x1b[');
+    t.keys('q');
+  });
+
+  it('shows an Emperor\'s vassals each as a server of its own, with the requests each was sent', async () => {
+    const e = await startEmperor();
+    stops.push(e.stop);
+    const t = new Term(100, 30);
+    t.top([e.stats]);
+    const [a, b] = [`${e.stats} vassal a.ini`, `${e.stats} vassal b.ini`];
+    const first = await t.waitFor('both vassals', (s) => s.includes(`${e.stats}  uwsgi Emperor`) && rowsOf(s, a)?.length === 2 && rowsOf(s, b)?.length === 2 && [rowsOf(s, a)!, rowsOf(s, b)!]);
+    for (let i = 0; i < 4; i++) await get(e.ports[0]!, '/');
+    for (let i = 0; i < 9; i++) await get(e.ports[1]!, '/');
+    await t.waitFor('4 and 9 more requests', (s) => total(rowsOf(s, a) ?? []) === total(first[0]) + 4 && total(rowsOf(s, b) ?? []) === total(first[1]) + 9);
+    const pids = await e.pids();
+    expect(unwrapped(t.screen())).to.match(new RegExp(`vassal a\\.ini  uwsgi \\S+ pid ${pids[0]}`)).and.match(new RegExp(`vassal b\\.ini  uwsgi \\S+ pid ${pids[1]}`));
     t.keys('q');
   });
 

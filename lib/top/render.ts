@@ -146,9 +146,10 @@ function serverBlock(v: ServerView, ui: UiState, cols: number): { head: Line[]; 
   // STALLED first, where no width can cut it off.
   const title: Line = v.stalled ? [[' STALLED ', ['red', 'inverse', 'bold']], [' ']] : [];
   title.push([v.name, ['bold', 'cyan']]);
-  const about = [v.server, v.version, v.pid !== undefined ? `pid ${v.pid}` : undefined].filter(Boolean).join(' ');
+  const about = [v.server, v.emperor ? 'Emperor' : undefined, v.version, v.pid !== undefined ? `pid ${v.pid}` : undefined].filter(Boolean).join(' ');
   if (about) title.push([`  ${about}`]);
   if (v.error) return { head: [title, ...words(`✗ ${v.error}`, cols - 4, 3).map((l): Line => [[`  ${l}`, ['red', 'bold']]])], rows: [] };
+  if (v.emperor) return { head: [title], rows: [] };
   const head = [title];
   if (v.stalled) {
     const why = `STALLED: ${v.listenQueue ?? 0} connections wait in the listen queue, no worker is busy, nothing moved`;

@@ -10,7 +10,7 @@ import type { Sink } from '../sinks/types.js';
 import { createSource, sourceKey, type Source, type SourceSpec } from '../sources/index.js';
 import { serverView, type ServerView } from './view.js';
 
-const RECORDS: ReadonlySet<RecordType> = new Set(['summary', 'worker', 'core']);
+const RECORDS: ReadonlySet<RecordType> = new Set(['summary', 'worker', 'core', 'emperor']);
 const SHAPE = { records: RECORDS, vars: { kind: 'none' as const } };
 /** A previous sample older than this gives no rates (a laptop that slept). */
 const MAX_GAP_MS = 10 * 60 * 1000;
@@ -25,8 +25,28 @@ export type Watched = {
 /** A source given by address. */
 export const given = (spec: SourceSpec): Watched => ({ key: sourceKey(spec), name: `${spec.label ? `${spec.label}=` : ''}${spec.address.text}`, spec });
 
-/** The key records carry back to their source: label=address, as sourceKey has it. */
-const recKey = (r: Rec) => `${r.label ?? ''}=${r.source}`;
+/** The key records carry back to their source: label=address, as sourceKey has it, and for an
+ *  Emperor's vassal (read as a part of its sample) the vassal's name. */
+const recKey = (r: Rec) => `${r.label ?? ''}=${r.source}${r.vassal !== undefined ? `#vassal=${r.vassal}` : ''}`;
+
+/** A source's views: its own, and one per vassal when it is an Emperor. */
+function views(w: Watched, bySource: Map<string, Rec[]>): ServerView[] {
+  const mine = (key: string) => {
+    const records = bySource.get(key) ?? [];
+    addRss(records);
+    return records;
+  };
+  const at = (records: Rec[]) => (typeof records[0]?.time === 'number' ? records[0].time : Date.now() / 1000);
+  const own = mine(w.key);
+  const vassals = [...bySource.keys()].filter((k) => k.startsWith(`${w.key}#vassal=`)).sort();
+  return [
+    serverView(w.key, w.name, own, at(own)),
+    ...vassals.map((k) => {
+      const records = mine(k);
+      return serverView(k, `${w.name} vassal ${k.slice(w.key.length + 8)}`, records, at(records));
+    }),
+  ];
+}
 
 /** VmRSS of a local worker, in bytes, when the stats do not carry it (uWSGI without
  *  --memory-report, gunicorn): only when the pid is a child of the master the same sample names,
@@ -87,13 +107,7 @@ export function sampler(): Sampler {
         if (list) list.push(r);
         else bySource.set(recKey(r), [r]);
       }
-      return watched.map(({ w }) => {
-        const key = w.key;
-        if (!w.spec) return { key, name: w.name, error: w.problem, stalled: false, rows: [] };
-        const records = bySource.get(key) ?? [];
-        addRss(records);
-        return serverView(key, w.name, records, typeof records[0]?.time === 'number' ? records[0].time : Date.now() / 1000);
-      });
+      return watched.flatMap(({ w }) => (w.spec ? views(w, bySource) : [{ key: w.key, name: w.name, error: w.problem, stalled: false, rows: [] }]));
     },
   };
 }

@@ -58,6 +58,8 @@ export interface ServerView {
   pct?: { p50?: number; p90?: number; p99?: number };
   eps?: number;
   stalled: boolean;
+  /** An Emperor: no workers of its own; its vassals are shown after it. */
+  emperor?: boolean;
   /** The interval the rates are over, s; undefined on the first sample. */
   rateInterval?: number;
   rows: WorkerRow[];
@@ -130,6 +132,13 @@ export function serverView(key: string, name: string, records: Rec[], nowS: numb
   const s = records.find((r) => r.type === 'summary');
   view.server = records[0]?.server;
   if (s) header(view, s);
+  const emperor = records.find((r) => r.type === 'emperor');
+  if (emperor && !s) {
+    // An Emperor: its vassals follow, each a server of its own.
+    view.emperor = true;
+    if (typeof emperor.version === 'string') view.version = emperor.version;
+    view.pid = num(emperor.pid);
+  }
   const threads = s ? num(s.threads) : undefined;
   const cores = new Map<number, Rec[]>();
   for (const c of records) if (c.type === 'core') cores.set(num(c.worker_id) ?? 0, [...(cores.get(num(c.worker_id) ?? 0) ?? []), c]);
