@@ -63,11 +63,15 @@ export function openTerminal(onStderr: (line: string) => void): Terminal {
     input.off('keypress', onKeypress);
     out.off('resize', onResize);
     process.off('exit', close);
+    process.off('uncaughtExceptionMonitor', close);
     if (input.isTTY) input.setRawMode(false);
     input.pause();
     write(LEAVE);
   };
   process.on('exit', close);
+  // A crash: the terminal is put back before Node prints the error, so that it lands on the
+  // shell's screen and not on the alternate one, which is about to go.
+  process.on('uncaughtExceptionMonitor', close);
   write(ENTER);
   emitKeypressEvents(input);
   input.setRawMode(true);
