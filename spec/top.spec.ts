@@ -8,6 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, wsgistat } from './helpers/run.js';
+import { KEYS, render } from '../lib/top/render.js';
+import type { ServerView, WorkerRow } from '../lib/top/view.js';
 import { APP, cleanup, freePort, get, have, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
 
 const SOCKET = `wsgistat-spec-${process.pid}`;
@@ -351,3 +353,46 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
 });
 
 
+
+describe('the top screen, at every size', () => {
+  const worker = (id: number): WorkerRow => ({ id, pid: 1000 + id, status: id % 3 ? 'idle' : 'busy', busyMs: id % 3 ? undefined : 1500, rps: id, meanRtUs: 2500, requests: 100 * id, exceptions: 0, respawns: 1, rss: 11 << 20, cores: [{ id: 0, requests: 50 * id }, { id: 1, busyMs: id % 3 ? undefined : 1500, requests: 50 * id }] });
+  const server = (n: number, workers: number): ServerView => ({
+    key: `=unix:///run/app${n}.stats`, name: `unix:///run/app${n}.stats`, server: 'uwsgi', version: '2.0.21', pid: n, stalled: n === 2,
+    workers: { total: workers, busy: 1, idle: workers - 1, stuck: 0 }, listenQueue: 0, queueMax: 100, rps: 12, meanRtUs: 2500, eps: 0, rateInterval: 1,
+    rows: Array.from({ length: workers }, (_, i) => worker(i + 1)),
+  });
+  const views = [server(1, 10), server(2, 4), server(3, 10)];
+
+  it('has exactly the terminal\'s rows, none wider than its columns, the keys last, and counts every worker it leaves out', () => {
+    for (const cores of [false, true]) {
+      for (let cols = 20; cols <= 200; cols += 9) {
+        for (let rows = 3; rows <= 70; rows += 1) {
+          const lines = render(views, { sort: 'rps', cores, intervalMs: 1000 }, { cols, rows, colour: false });
+          const at = `${cols}x${rows} cores ${cores}`;
+          expect(lines, at).to.have.length(rows);
+          expect(lines.filter((l) => l.length > cols), at).to.deep.equal([]);
+          expect(lines[rows - 1], at).to.equal(KEYS.padEnd(cols).slice(0, cols));
+          const screen = lines.join('\n');
+          const shownServers = views.filter((v) => screen.includes(v.name.slice(0, cols - 10)));
+          const more = /\+(\d+) more servers?/.exec(screen);
+          if (cols >= 60) expect(shownServers.length + Number(more?.[1] ?? 0), at).to.equal(views.length);
+          if (cols < 80) continue;
+          // Each shown server: its rows on screen and its "+N more workers" add up to its workers.
+          const blocks = screen.split('\n\n');
+          for (const v of shownServers) {
+            const block = blocks.find((b) => b.includes(v.name) || b.includes(` STALLED  ${v.name}`));
+            if (!block || !block.includes('WID')) continue;
+            const rowsShown = block.split('\n').filter((l) => /^\s+\d+\s+10\d\d /.test(l)).length;
+            const hidden = Number(/\+(\d+) more workers?/.exec(block)?.[1] ?? 0);
+            if (rowsShown + hidden > 0) expect(rowsShown + hidden, `${at} ${v.name}`).to.equal(v.rows.length);
+          }
+        }
+      }
+    }
+  });
+
+  it('sorts the rows by requests/s, largest first', () => {
+    const lines = render([server(1, 5)], { sort: 'rps', cores: false, intervalMs: 1000 }, { cols: 80, rows: 24, colour: false });
+    expect(lines.filter((l) => /^\s+\d+\s+10\d\d /.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]))).to.deep.equal([5, 4, 3, 2, 1]);
+  });
+});

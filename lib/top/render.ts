@@ -205,8 +205,11 @@ function body(views: ServerView[], ui: UiState, cols: number, budget: number): L
     const hidden = b.rows.length - kept;
     if (given[i]! > 0) out.push([[`  +${hidden} more worker${hidden === 1 ? '' : 's'} (a taller terminal shows them)`, 'yellow']]);
   });
-  if (shown < blocks.length) out.push([[`+${blocks.length - shown} more server${blocks.length - shown === 1 ? '' : 's'} (a taller terminal shows them)`, 'yellow']]);
-  return out;
+  // A first server taller than the screen: cut, and the servers after it still counted.
+  const fits = out.length + (shown < blocks.length ? 1 : 0) <= budget ? out : out.slice(0, Math.max(0, budget - 1));
+  const hidden = blocks.filter((b) => !fits.includes(b.head[0]!)).length;
+  if (hidden) fits.push([[`+${hidden} more server${hidden === 1 ? '' : 's'} (a taller terminal shows them)`, 'yellow']]);
+  return fits;
 }
 
 export const KEYS = 'q quit  +/- d interval  r b m i sort  c cores';
