@@ -6,6 +6,8 @@ import { parseArgv, resolveConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import * as log from '../log.js';
 import { TIMEOUT, MAX_BYTES } from '../sources/index.js';
+import { duration } from './render.js';
+import { MIN_MS, STEPS } from './keys.js';
 import { startTop, type TopOptions } from './run.js';
 import { given } from './sample.js';
 import { openTerminal } from './terminal.js';
@@ -26,7 +28,7 @@ config file): the servers wsgistat discover finds, looked for again every ${REDI
 
 Keys:
   q, Ctrl-C   quit (the terminal is put back as it was)
-  + -         sample less or more often (0.2s 0.5s 1s 2s 5s 10s 30s 1m)
+  + -         sample less or more often (${STEPS.map(duration).join(' ')})
   d           type the interval in seconds, then Enter
   r b m i     sort workers by requests/s, busy time, rss (memory), id
   c           show each worker's cores (uWSGI) or threads (gunicorn gthread)
@@ -58,7 +60,7 @@ function options(argv: string[]): TopOptions | number {
     if (other) throw new ConfigError(`top: ${other.startsWith('--') ? other : `--${other.replaceAll('_', '-')}`} does not apply to top (see wsgistat top --help)`);
     const config = resolveConfig(args);
     const intervalMs = config.intervalMs ?? 1000;
-    if (intervalMs < 200) throw new ConfigError(`top: --interval: at least 200ms, got ${intervalMs}ms`);
+    if (intervalMs < MIN_MS) throw new ConfigError(`top: --interval: at least ${duration(MIN_MS)}, got ${duration(intervalMs)}`);
     const defaults = { timeoutMs: TIMEOUT.type.parse(args.flags.get(TIMEOUT.key) ?? TIMEOUT.default, TIMEOUT.flag), maxBytes: MAX_BYTES.type.parse(args.flags.get(MAX_BYTES.key) ?? MAX_BYTES.default, MAX_BYTES.flag) };
     if (config.sources.length) return { intervalMs, sources: { fixed: config.sources.map(given) } };
     return { intervalMs, sources: { find: () => discovered(defaults), every: REDISCOVER_TICKS, none: `no uWSGI or gunicorn server found on this host (wsgistat discover); looking again every ${REDISCOVER_TICKS} samples` } };

@@ -7,12 +7,9 @@ import { alignedEvery } from '../schedule.js';
 import { render, duration, type UiState } from './render.js';
 import { sampler, type Watched } from './sample.js';
 import type { Terminal } from './terminal.js';
-import { SORTS, type ServerView, type SortKey } from './view.js';
+import { onKey } from './keys.js';
+import type { ServerView } from './view.js';
 
-/** The intervals +/- step through, ms. */
-const STEPS = [200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
-const MIN_MS = 200;
-const MAX_MS = 3_600_000;
 /** How long a diagnostic stays on the key line. */
 const MESSAGE_MS = 5000;
 
@@ -86,37 +83,17 @@ export function startTop(term: Terminal, opts: TopOptions): Top {
     }, Math.max(0, due - Date.now()));
   }
 
-  function setInterval(ms: number): void {
-    ui.intervalMs = Math.min(MAX_MS, Math.max(MIN_MS, ms));
-    say(`sampling every ${duration(ui.intervalMs)}`);
-    if (!busy) schedule();
-  }
-
-  function promptKey(text: string | undefined, key: Key): void {
-    if (key.name === 'escape') prompt = undefined;
-    else if (key.name === 'backspace') prompt = prompt!.slice(0, -1);
-    else if (key.name === 'return' || key.name === 'enter') {
-      const typed = prompt!;
-      prompt = undefined;
-      const v = Number(typed);
-      if (typed !== '' && Number.isFinite(v) && v > 0) setInterval(v * 1000);
-      else say(`not a number of seconds: ${JSON.stringify(typed)}`);
-    } else if (text && /^[0-9.]$/.test(text)) prompt += text;
-    redraw();
-  }
-
-  function onKey(text: string | undefined, key: Key): void {
-    if (key.ctrl && key.name === 'c') return stop();
-    if (prompt !== undefined) return promptKey(text, key);
-    const sort = (Object.keys(SORTS) as SortKey[]).find((k) => SORTS[k].key === text);
-    if (text === 'q') return stop();
-    if (sort) ui.sort = sort;
-    else if (text === 'c') ui.cores = !ui.cores;
-    else if (text === '+') setInterval(STEPS.find((m) => m > ui.intervalMs) ?? MAX_MS);
-    else if (text === '-') setInterval([...STEPS].reverse().find((m) => m < ui.intervalMs) ?? MIN_MS);
-    else if (text === 'd') prompt = '';
-    else if (text) return say(`no key ${JSON.stringify(text)}: q quits, + - d set the interval, r b m i sort, c shows cores`);
-    redraw();
+  function key(text: string | undefined, k: Key): void {
+    const a = onKey({ ...ui, prompt }, text, k);
+    if ('quit' in a) return stop();
+    const changed = a.set.intervalMs !== ui.intervalMs;
+    ({ sort: ui.sort, cores: ui.cores, intervalMs: ui.intervalMs, prompt } = a.set);
+    if (changed) {
+      say(`sampling every ${duration(ui.intervalMs)}`);
+      if (!busy) schedule();
+    }
+    if (a.say) say(a.say);
+    else redraw();
   }
 
   function stop(): void {
@@ -126,7 +103,7 @@ export function startTop(term: Terminal, opts: TopOptions): Top {
     quit('quit');
   }
 
-  term.onKey(onKey);
+  term.onKey(key);
   term.onResize(redraw);
   redraw();
   void sampleNow(Date.now() + ui.intervalMs).catch((e: unknown) => say(`wsgistat: error: ${(e as Error).message}`)).finally(schedule);
