@@ -36,6 +36,7 @@ export function startTop(term: Terminal, opts: TopOptions): Top {
   let timer: NodeJS.Timeout | undefined;
   let busy = false;
   let ticks = 0;
+  let firstAt: number | undefined;
   let stopped = false;
   let quit!: (how: 'quit') => void;
   const done = new Promise<'quit'>((r) => (quit = r));
@@ -62,6 +63,7 @@ export function startTop(term: Terminal, opts: TopOptions): Top {
       const got = await s.sample(until);
       ticks++;
       ui.at = Date.now();
+      firstAt ??= ui.at;
       if (!stopped) views = got;
     } finally {
       busy = false;
@@ -73,7 +75,10 @@ export function startTop(term: Terminal, opts: TopOptions): Top {
     clearTimeout(timer);
     if (stopped) return;
     const next = alignedEvery(ui.intervalMs);
-    const due = next(Date.now());
+    let due = next(Date.now());
+    // A sane first rate: the second sample at least half an interval after the first (which is
+    // taken at start, off the wall clock), not over the few ms that may be left to the next tick.
+    if (ticks === 1 && firstAt !== undefined && due - firstAt < ui.intervalMs / 2) due = next(due);
     timer = setTimeout(() => {
       if (busy) return schedule();
       // Stop waiting for a slow source a little before the next tick is due (as continuous runs
