@@ -61,7 +61,9 @@ function options(argv: string[]): TopOptions | number {
     const config = resolveConfig(args);
     const intervalMs = config.intervalMs ?? 1000;
     if (intervalMs < MIN_MS) throw new ConfigError(`top: --interval: at least ${duration(MIN_MS)}, got ${duration(intervalMs)}`);
-    const defaults = { timeoutMs: TIMEOUT.type.parse(args.flags.get(TIMEOUT.key) ?? TIMEOUT.default, TIMEOUT.flag), maxBytes: MAX_BYTES.type.parse(args.flags.get(MAX_BYTES.key) ?? MAX_BYTES.default, MAX_BYTES.flag) };
+    // For discovered sources: what the flags say, else the defaults (given sources have theirs).
+    const flag = (o: typeof TIMEOUT) => (args.flags.has(o.key) ? o.type.parse(args.flags.get(o.key), o.flag) : o.default!);
+    const defaults = { timeoutMs: flag(TIMEOUT), maxBytes: flag(MAX_BYTES) };
     if (config.sources.length) return { intervalMs, sources: { fixed: config.sources.map(given) } };
     return { intervalMs, sources: { find: () => discovered(defaults), every: REDISCOVER_TICKS, none: `no uWSGI or gunicorn server found on this host (wsgistat discover); looking again every ${REDISCOVER_TICKS} samples` } };
   } catch (e) {
