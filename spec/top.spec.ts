@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, wsgistat } from './helpers/run.js';
+import { onKey, type Settings } from '../lib/top/keys.js';
 import { KEYS, render } from '../lib/top/render.js';
 import type { ServerView, WorkerRow } from '../lib/top/view.js';
 import { APP, cleanup, freePort, get, have, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
@@ -394,5 +395,45 @@ describe('the top screen, at every size', () => {
   it('sorts the rows by requests/s, largest first', () => {
     const lines = render([server(1, 5)], { sort: 'rps', cores: false, intervalMs: 1000 }, { cols: 80, rows: 24, colour: false });
     expect(lines.filter((l) => /^\s+\d+\s+10\d\d /.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]))).to.deep.equal([5, 4, 3, 2, 1]);
+  });
+});
+
+describe('the top keys', () => {
+  const start: Settings = { sort: 'id', cores: false, intervalMs: 1000 };
+  /** Presses keys in turn: a character, or a named key (escape, backspace, return). */
+  const press = (s: Settings, ...keys: string[]) => keys.reduce<{ s: Settings; said: string[]; quit: boolean }>((acc, k) => {
+    if (acc.quit) return acc;
+    const named = ['escape', 'backspace', 'return'].includes(k);
+    const a = onKey(acc.s, named ? undefined : k, named ? { name: k } : { name: k, sequence: k });
+    return 'quit' in a ? { ...acc, quit: true } : { s: a.set, said: a.say ? [...acc.said, a.say] : acc.said, quit: false };
+  }, { s, said: [], quit: false });
+
+  it('sorts, shows cores, steps the interval, and quits', () => {
+    expect(press(start, 'r').s.sort).to.equal('rps');
+    expect(press(start, 'b', 'm').s.sort).to.equal('rss');
+    expect(press(start, 'r', 'i').s.sort).to.equal('id');
+    expect(press(start, 'c').s.cores).to.equal(true);
+    expect(press(start, 'c', 'c').s.cores).to.equal(false);
+    expect(press(start, '+', '+').s.intervalMs).to.equal(5000);
+    expect(press({ ...start, intervalMs: 1500 }, '-').s.intervalMs).to.equal(1000);
+    expect(press(start, '-', '-', '-').s.intervalMs).to.equal(200);
+    expect(press({ ...start, intervalMs: 60_000 }, '+', '+').s.intervalMs).to.equal(3_600_000);
+    expect(press(start, 'q').quit).to.equal(true);
+    expect(onKey(start, undefined, { name: 'c', ctrl: true })).to.deep.equal({ quit: true });
+  });
+
+  it('takes an interval typed after d, and keeps the old one on Esc or on something that is not a number', () => {
+    expect(press(start, 'd', '2', '.', '5', 'return')).to.deep.equal({ s: { ...start, intervalMs: 2500, prompt: undefined }, said: [], quit: false });
+    expect(press(start, 'd', '7', 'x', 'backspace', '3', 'return').s.intervalMs).to.equal(3000);
+    expect(press(start, 'd', '5', 'escape').s).to.deep.equal({ ...start, prompt: undefined });
+    expect(press(start, 'd', 'return')).to.deep.equal({ s: { ...start, prompt: undefined }, said: ['not a number of seconds: ""'], quit: false });
+    expect(press(start, 'd', '0', 'return').said).to.deep.equal(['not a number of seconds: "0"']);
+    expect(press(start, 'd', '.', '0', '1', 'return').s.intervalMs).to.equal(200);
+    // q while typing is not quit
+    expect(press(start, 'd', 'q').quit).to.equal(false);
+  });
+
+  it('says what the keys are when one is not', () => {
+    expect(press(start, 'z').said).to.deep.equal(['no key "z": q quits, + - d set the interval, r b m i sort, c shows cores']);
   });
 });
