@@ -9,7 +9,10 @@
 //               WSGISTAT_GUNICORN_DIR a fresh path in a private directory;
 // for the worker classes sync (2 workers) and gthread (2 workers x 2 threads). Run on demand, never
 // as a spec: `npm run bench:gunicorn`. Env: ROUNDS (5), DURATION_MS (3000) per measurement,
-// WARMUP_MS (1000) before it, CONNECTIONS (8), HOOKS (the hooks file to measure).
+// WARMUP_MS (1000) before it, CONNECTIONS (8), HOOKS (the hooks file to measure), PIN (unset): with
+// PIN=1, one worker per class, gunicorn pinned to CPU 1 and the load client to CPU 0 (taskset), so
+// that the worker alone limits throughput and the client does not share its CPU: the ratios then
+// resolve a few per cent, which they cannot while the client and two workers share two CPUs.
 //
 // Goal (issue #11): the hooks keep at least 97 % of plain gunicorn's throughput, and cost less
 // than prometheus_client multiprocess. This reports against it; it does not fail on it (exit 0).
@@ -68,10 +71,20 @@ interface WorkerClass {
   args: string[];
 }
 
-const CLASSES: WorkerClass[] = [
-  { name: 'sync, 2 workers', workers: 2, args: ['--workers', '2', '--worker-class', 'sync'] },
-  { name: 'gthread, 2 workers x 2 threads', workers: 2, args: ['--workers', '2', '--worker-class', 'gthread', '--threads', '2'] },
-];
+const PIN = Boolean(process.env.PIN);
+
+const CLASSES: WorkerClass[] = PIN
+  ? [
+      { name: 'sync, 1 worker on CPU 1', workers: 1, args: ['--workers', '1', '--worker-class', 'sync'] },
+      { name: 'gthread, 1 worker x 2 threads on CPU 1', workers: 1, args: ['--workers', '1', '--worker-class', 'gthread', '--threads', '2'] },
+    ]
+  : [
+      { name: 'sync, 2 workers', workers: 2, args: ['--workers', '2', '--worker-class', 'sync'] },
+      { name: 'gthread, 2 workers x 2 threads', workers: 2, args: ['--workers', '2', '--worker-class', 'gthread', '--threads', '2'] },
+    ];
+
+/** The command and arguments to run `cmd` on `cpu` when PIN is set. */
+const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (PIN ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 
 interface Case {
   name: string;
@@ -159,7 +172,7 @@ async function stop(proc: ChildProcess, graceMs = 10_000): Promise<void> {
  *  closes; resolves with its report. */
 function load(port: number, at: (mark: string) => void): Promise<{ ok: number; seconds: number; bad: number; errors: number; firstError: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [LOAD, String(port), String(CONNECTIONS), String(WARMUP_MS), String(DURATION_MS)], {
+    const child = spawn(...pinned(0, process.execPath, [LOAD, String(port), String(CONNECTIONS), String(WARMUP_MS), String(DURATION_MS)]), {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -195,7 +208,7 @@ async function measure(cls: WorkerClass, c: Case): Promise<Run> {
   // Nothing from the caller's environment may configure one case and not another.
   for (const k of ['GUNICORN_CMD_ARGS', 'PROMETHEUS_MULTIPROC_DIR', 'prometheus_multiproc_dir', 'WSGISTAT_GUNICORN_DIR']) delete baseEnv[k];
   // cwd: the empty temporary directory, so that no ./gunicorn.conf.py is picked up.
-  const proc = spawn(GUNICORN, ['--bind', `127.0.0.1:${port}`, ...cls.args, '--timeout', '30', '--graceful-timeout', '5', ...args], {
+  const proc = spawn(...pinned(1, GUNICORN, ['--bind', `127.0.0.1:${port}`, ...cls.args, '--timeout', '30', '--graceful-timeout', '5', ...args]), {
     cwd: dir,
     env: { ...baseEnv, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -247,7 +260,7 @@ async function main() {
     `${(version.stdout || version.stderr).trim()} (${GUNICORN}), Python ${python.stdout.trim()}, node ${process.version}\n` +
       `${ROUNDS} rounds, interleaved, of ${DURATION_MS} ms (after ${WARMUP_MS} ms warm-up) per case; ` +
       `${CONNECTIONS} connections, GET / HTTP/1.0, no keep-alive\n` +
-      `hooks: ${HOOKS}\ntemporary directories in ${TMP_ROOT} (${fs})\n`,
+      `hooks: ${HOOKS}\ntemporary directories in ${TMP_ROOT} (${fs})${PIN ? '\npinned: gunicorn on CPU 1, the load client on CPU 0' : ''}\n`,
   );
   // runs[class][case]: one Run per round.
   const runs = CLASSES.map(() => CASES.map(() => [] as Run[]));

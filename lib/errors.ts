@@ -14,7 +14,7 @@ export type SourceErrorCode =
   | 'empty'              // the connection closed (or the file was empty) with nothing in it
   | 'truncated'          // the document stops in the middle
   | 'invalid_json'       // the document is not JSON, even read leniently
-  | 'not_stats'          // JSON, but not a stats document of a server wsgistat knows
+  | 'not_stats'          // not a stats server (an application socket), or JSON that is not a stats document wsgistat knows
   | 'http_error'         // an HTTP status other than 200
   | 'io_error';          // any other system error
 
@@ -34,12 +34,25 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** conf/gunicorn_wsgistat.py's directory when WSGISTAT_GUNICORN_DIR is unset. */
+const HOOKS_DIR = '/dev/shm/wsgistat-gunicorn';
+
+/** What to check when a path is missing: a gunicorn status path is made by the hooks gunicorn
+ *  loads, anything else by the server it belongs to. */
+function notFoundHint(what: string): string {
+  // A *.json path is the older hooks' status file; anything else, conf/gunicorn_wsgistat.py's directory.
+  if (!what.startsWith('status file ') || what.endsWith('.json')) return '(is the server running, and is this the path it was given?)';
+  return '(the wsgistat hooks create this directory when gunicorn loads them: start gunicorn with -c conf/gunicorn_wsgistat.py, ' +
+    `and WSGISTAT_GUNICORN_DIR set to this path unless it is ${HOOKS_DIR}; gunicorn --print-config with the same arguments shows ` +
+    'on_starting = <on_starting()> when they are loaded, <OnStarting.on_starting()> when not)';
+}
+
 /** Maps a Node system error of a socket or file to a code and a message that says what to check. */
 export function fromSystemError(err: NodeJS.ErrnoException, what: string): SourceError {
   const cause = { cause: err };
   switch (err.code) {
     case 'ENOENT':
-      return new SourceError('not_found', `${what} does not exist (is the server running, and is this the path it was given?)`, cause);
+      return new SourceError('not_found', `${what} does not exist ${notFoundHint(what)}`, cause);
     case 'EACCES':
     case 'EPERM':
       return new SourceError('permission_denied', `permission denied opening ${what} (run wsgistat as a user that may open it)`, cause);

@@ -1,11 +1,13 @@
 // Diagnostics: one line each on stderr, naming the component and the endpoint.
 // stdout is data only; nothing here ever writes to it.
 
+import { writeStderr } from './fdout.js';
+
 export type Component = `source ${string}` | `sink ${string}` | 'config' | 'wsgistat';
 
 function line(level: string, component: Component, message: string): void {
   const where = component === 'wsgistat' ? '' : ` [${component}]`;
-  process.stderr.write(`wsgistat: ${level}${where} ${message}\n`);
+  writeStderr(`wsgistat: ${level}${where} ${message}\n`);
 }
 
 export function error(component: Component, message: string): void {

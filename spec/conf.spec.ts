@@ -6,6 +6,7 @@ import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
+import { needsFluentd, startFluentdWith } from './helpers/fluentd.js';
 import { fakeFluentd } from './helpers/receivers.js';
 import { schemas } from '../lib/records/schemas.js';
 import { NORIKRA_FIELDS } from '../lib/sinks/http.js';
@@ -290,6 +291,66 @@ describe('conf/ samples', () => {
         expect(f.stored.map((x) => x.record)).to.deep.equal(sent.map(({ time, ...rest }) => rest));
       } finally {
         await f.stop();
+        cleanup(dir);
+      }
+    });
+  });
+
+  describe('fluentd-forward.conf', () => {
+    const text = conf('fluentd-forward.conf');
+    const root = parseFluentd(text);
+    const source = root.sections.find((x) => x.name === 'source')!;
+    const security = source.sections.find((x) => x.name === 'security')!;
+    const command = /^#\s+(wsgistat .*)$/m.exec(text)![1]!.split(/\s+/);
+    const keyFile = command[command.indexOf('--shared-key') + 1]!.replace(/^file:/, '');
+
+    it('is an in_forward source with a shared key from the environment, to which the documented command sends with that key', async () => {
+      expect(source.params).to.include({ '@type': 'forward', bind: '127.0.0.1', port: '24224' });
+      // The key sits in neither file: Fluentd reads it from its environment, wsgistat from a file.
+      expect(security.params).to.include({ self_hostname: 'aggregator', shared_key: '"#{ENV[\'FLUENTD_SHARED_KEY\']}"' });
+      expect(text).to.match(/^\s*# <transport tls>$/m);
+      const dir = tempDir();
+      try {
+        const key = join(dir, 'forward.key');
+        writeFileSync(key, 'a-sample-key\n', { mode: 0o600 });
+        const check = await wsgistat(['--check', ...command.slice(1).map((a) => a.replace(keyFile, key))]);
+        expect(check.code, check.stderr).to.equal(0);
+        expect(JSON.parse(check.stdout).outputs[0]).to.deep.include({
+          url: `forward://127.0.0.1:${source.params.port}/uwsgi.stats`, kind: 'forward', tag: 'uwsgi.stats', shared_key: `from file ${key}`,
+          servers: [{ server: `127.0.0.1:${source.params.port}`, weight: 1 }],
+        });
+        expect(text).to.match(/<match uwsgi\.stats>/);
+      } finally {
+        cleanup(dir);
+      }
+    });
+
+    it('run as is by a real Fluentd, prints every record of the command as stdout got it, with its time as the event time', async function () {
+      this.timeout(60000);
+      needsFluentd(this);
+      const u = await sampleServer(this);
+      const dir = tempDir();
+      const key = join(dir, 'forward.key');
+      writeFileSync(key, 'a-sample-key\n', { mode: 0o600 });
+      // This file with its port moved, and the key in Fluentd's environment as the comments say.
+      const f = await startFluentdWith((port) => text.replace(/^(\s*port) 24224$/m, `$1 ${port}`), undefined, { FLUENTD_SHARED_KEY: 'a-sample-key', TZ: 'UTC' });
+      try {
+        const args = command.slice(1).map((a) => a.replace('127.0.0.1:24224', `127.0.0.1:${f.port}`).replace(keyFile, key))
+          .map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
+        const w = startWsgistat(['-o', 'stdout', ...args], { XDG_STATE_HOME: dir });
+        await w.waitFor('two ticks', () => w.lines.length >= 2 * (1 + Number(INI.workers)));
+        expect(await w.stop()).to.equal(0);
+        expect(w.stderr()).to.equal('');
+        const sent = w.lines.map((l) => l.text);
+        // out_stdout: "<event time, nanoseconds, zone> <tag>: <record as JSON>".
+        const printed = () => [...f.log().matchAll(/^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9}) \+0000 ([^ ]+): (\{.*\})$/gm)];
+        await until('Fluentd to print them', () => (printed().length >= sent.length ? true : undefined));
+        const eventTime = (line: string) => `${new Date((JSON.parse(line) as { time: number }).time * 1000).toISOString().replace('T', ' ').replace('Z', '')}000000`;
+        expect(printed().map((m) => [m[1], m[2], JSON.parse(m[3]!)])).to.deep.equal(sent.map((l) => [eventTime(l), 'uwsgi.stats', JSON.parse(l)]));
+        // Integers as stdout printed them (Fluentd would print a float as 5.0).
+        expect(printed().map((m) => m[3])).to.deep.equal(sent);
+      } finally {
+        await f.dispose();
         cleanup(dir);
       }
     });

@@ -9,7 +9,7 @@ import { readRegular } from '../fsafe.js';
 import { readFileBoundedSync } from '../read.js';
 import { SourceError } from '../errors.js';
 import { bad, duration, type Origin, type ValueType } from '../options/values.js';
-import { deliveringSink, readProblem, spoolDirOf, type TlsFiles } from './http-output.js';
+import { deliveringSink, readProblem, spoolDirOf, TLS_OPTION_DOCS, type TlsFiles } from './http-output.js';
 import type { ForwardServer } from './forward/transport.js';
 import type { DeliverySettings, OutputOption, OutputSpec, SinkKind } from './types.js';
 
@@ -48,7 +48,8 @@ function parseForwardUrl(text: string): ForwardOutput {
   const m = /^(forward(?:\+tls)?):\/\/([^/?#]+)\/([^?#]*)$/i.exec(text);
   if (!m) throw new Error(`expected ${forms}, got ${JSON.stringify(text)}`);
   const scheme = m[1]!.toLowerCase();
-  if (m[2]!.includes('@')) throw new Error(`${JSON.stringify(text)}: no credentials in the URL, please: give "username" and "password" (env:VARIABLE or file:PATH) per output`);
+  // Not the URL itself in the message: its user:password part may be a secret.
+  if (m[2]!.includes('@')) throw new Error(`a ${scheme}:// URL takes no credentials (user:password@): give "username", and "password" as env:VARIABLE or file:PATH, per output`);
   const servers = m[2]!.split(',').map((s, i) => ({ ...parseServer(s, JSON.stringify(text)), weight: 1, standby: i > 0 }));
   const tag = decodeURIComponent(m[3]!).replace(/^\/+|\/+$/g, '').split('/').filter(Boolean).join('.');
   if (!TAG.test(tag)) throw new Error(`${JSON.stringify(text)}: the path is the Fluentd tag, e.g. forward://127.0.0.1:24224/uwsgi.stats`);
@@ -138,9 +139,7 @@ export const FORWARD_OPTIONS: readonly OutputOption<ForwardOutput>[] = [
   { flag: '--ack-timeout', key: 'ack_timeout', arg: 'DURATION', type: duration, default: ACK_TIMEOUT_MS, doc: 'forward outputs: how long a server has to ack a chunk before the chunk goes, with the same chunk id, to the next server (or again)', apply: (spec, v: number, fromFlag) => {
     if (!fromFlag || spec.ackTimeoutMs === ACK_TIMEOUT_MS) spec.ackTimeoutMs = v;
   } },
-  tlsOption('--ca-file', 'ca_file', 'ca', "the system's CAs", 'https and forward+tls outputs: trust the receiver\'s certificate by this CA (PEM)'),
-  tlsOption('--cert-file', 'cert_file', 'cert', 'none', 'https and forward+tls outputs: client certificate (PEM), with --key-file'),
-  tlsOption('--key-file', 'key_file', 'key', 'none', 'https and forward+tls outputs: key of the client certificate (PEM)'),
+  ...TLS_OPTION_DOCS.map(([flag, key, field, defaultDoc, doc]) => tlsOption(flag, key, field, defaultDoc, doc)),
 ];
 
 /** Reads a secret; errors name it and where it comes from, never the value. */
@@ -212,7 +211,7 @@ export const forwardKind: SinkKind<ForwardOutput> = {
   forms,
   docs: [{
     output: '`forward://host:port/tag`, `forward://a:24224,b:24224/tag`, `forward+tls://...`',
-    does: 'Fluentd `in_forward` (also td-agent, Fluent Bit): one PackedForward message per batch, EventTime from `time`, acked per chunk; the first server is the primary, the others standbys; shared key, user and TLS. See "Forward"',
+    does: 'Fluentd `in_forward` (also td-agent, Fluent Bit): one PackedForward message per batch, EventTime from `time`, acked per chunk; the first server is the primary, the others standbys; shared key, user and TLS. See [Fluentd forward](#fluentd-forward) and [conf/fluentd-forward.conf](conf/fluentd-forward.conf)',
   }],
   options: FORWARD_OPTIONS,
   noun: 'forward output',

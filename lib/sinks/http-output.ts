@@ -123,6 +123,14 @@ const tlsOption = (flag: `--${string}`, key: string, field: keyof TlsFiles, defa
   },
 });
 
+/** The TLS files, one declaration for the kinds that take them (https, norikra+https, forward+tls):
+ *  --help, the man page and the README show the first kind's, so the words must fit all of them. */
+export const TLS_OPTION_DOCS = [
+  ['--ca-file', 'ca_file', 'ca', "the system's CAs", 'https and forward+tls outputs: trust the receiver\'s certificate by this CA (PEM)'],
+  ['--cert-file', 'cert_file', 'cert', 'none', 'https and forward+tls outputs: client certificate (PEM), with --key-file'],
+  ['--key-file', 'key_file', 'key', 'none', 'https and forward+tls outputs: key of the client certificate (PEM)'],
+] as const satisfies readonly (readonly [`--${string}`, string, keyof TlsFiles, string, string])[];
+
 export const HTTP_OUTPUT_OPTIONS: readonly OutputOption<HttpOutput>[] = [
   {
     flag: '--header', key: 'headers', arg: 'NAME=VALUE', type: headersType, repeatable: true, defaultDoc: 'none',
@@ -131,9 +139,7 @@ export const HTTP_OUTPUT_OPTIONS: readonly OutputOption<HttpOutput>[] = [
       spec.headers = fromFlag ? { ...value, ...spec.headers } : value;
     },
   },
-  tlsOption('--ca-file', 'ca_file', 'ca', "the system's CAs", 'https outputs: trust the receiver\'s certificate by this CA (PEM)'),
-  tlsOption('--cert-file', 'cert_file', 'cert', 'none', 'https outputs: client certificate (PEM), with --key-file'),
-  tlsOption('--key-file', 'key_file', 'key', 'none', 'https outputs: key of the client certificate (PEM)'),
+  ...TLS_OPTION_DOCS.map(([flag, key, field, defaultDoc, doc]) => tlsOption(flag, key, field, defaultDoc, doc)),
 ];
 
 /** The checks of an HTTP output made with the configuration: a missing variable or file is found

@@ -3,13 +3,14 @@
 
 import { toJsonLine } from '../records/serialize.js';
 import type { Rec } from '../records/types.js';
+import { fdOut, type Out } from '../fdout.js';
 import * as log from '../log.js';
 import type { Sink, SinkKind } from './types.js';
 
 export interface StdoutOptions {
   /** Called once if the reader goes away (`wsgistat | head -1`): the caller exits quietly. */
   onClosed: () => void;
-  stream?: NodeJS.WritableStream;
+  stream?: Out;
   /** One tick's records as text; default: JSON lines. */
   format?: (records: Rec[]) => string;
 }
@@ -21,7 +22,7 @@ function jsonLines(records: Rec[]): string {
 }
 
 export function stdoutSink(opts: StdoutOptions): Sink {
-  const stream = opts.stream ?? process.stdout;
+  const stream = opts.stream ?? fdOut(1, () => process.stdout);
   const format = opts.format ?? jsonLines;
   let closed = false;
   /** Records that a failed write took with it, or that came after it: the exit status counts them. */

@@ -24,6 +24,8 @@ function claim(text: string): Address {
     if (a) return a;
   }
   if (scheme) fail(text, `unknown scheme "${scheme}:"`);
+  // A name in the working directory ("app.stats") is a path only with ./ in front, or a scheme.
+  if (!/[:/=]/.test(text)) fail(text, `cannot tell what kind of address this is; a path in the working directory needs ./ (./${text}) or a scheme (unix:${text}, file:${text}, gunicorn:${text})`);
   return fail(text, 'cannot tell what kind of address this is');
 }
 

@@ -1,9 +1,10 @@
 // A real Fluentd 1.15.3 (/work/shared/peers, see its README) with an in_http source on a free
 // loopback port, every event written by out_file as JSON with immediate flush, so that a spec can
-// read back exactly what Fluentd stored. Config, buffer and output live in a temporary directory.
+// read back exactly what Fluentd stored; or a config of its own (a conf/ sample), whose out_stdout
+// events are in log(). Config, buffer and output live in a temporary directory.
 // Under CI a missing ruby or Fluentd fails the spec (needs()); elsewhere it is skipped.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, freePort, needs, tempDir, until } from './servers.js';
@@ -31,6 +32,8 @@ export interface RealFluentd {
   start(): Promise<void>;
   /** Stops it and removes its directory. */
   dispose(): Promise<void>;
+  /** What Fluentd printed so far (out_stdout's events among its log lines). */
+  log(): string;
 }
 
 /** Skips (or, under CI, fails) the spec when ruby or Fluentd is not there. */
@@ -42,13 +45,22 @@ export function needsFluentd(ctx: Mocha.Context): void {
   }
 }
 
-function config(port: number, out: string): string {
+export interface HttpOptions {
+  /** 32m by default; a smaller one makes Fluentd refuse a larger batch with 413 "Too large". */
+  bodySizeLimit?: string;
+  /** <transport tls>: https, and with clientCaPath a client certificate required. */
+  tls?: ForwardTls;
+  /** in_http's add_http_headers: each request's headers in its records, as HTTP_NAME. */
+  addHttpHeaders?: boolean;
+}
+
+function config(port: number, out: string, opts: HttpOptions): string {
   return `<source>
   @type http
   bind 127.0.0.1
   port ${port}
-  body_size_limit 32m
-</source>
+  body_size_limit ${opts.bodySizeLimit ?? '32m'}
+${opts.addHttpHeaders ? '  add_http_headers true\n' : ''}${transportTls(opts.tls)}</source>
 ${storeAll(out, false)}`;
 }
 
@@ -79,22 +91,26 @@ function storeAll(out: string, exactTime: boolean): string {
 `;
 }
 
-export async function startFluentd(port?: number): Promise<RealFluentd> {
-  return startFluentdWith((p, dir) => config(p, dir), port);
+/** in_http on `port` (a free one by default); a small bodySizeLimit gives a refusal (413) on demand. */
+export async function startFluentd(port?: number, opts: HttpOptions = {}): Promise<RealFluentd> {
+  const f = await startFluentdWith((p, dir) => config(p, dir, opts), port);
+  return opts.tls ? { ...f, url: `https://127.0.0.1:${f.port}` } : f;
 }
 
-/** A Fluentd whose config is `conf(port, dir)`; storeAll-style output in `dir` is what stored() reads. */
-async function startFluentdWith(conf0: (port: number, dir: string) => string, port?: number): Promise<RealFluentd> {
+/** A Fluentd whose config is `conf(port, dir)`; storeAll-style output in `dir` is what stored() reads.
+ *  `env` is added to its environment (a config's "#{ENV['...']}"). */
+export async function startFluentdWith(conf0: (port: number, dir: string) => string, port?: number, env: NodeJS.ProcessEnv = {}): Promise<RealFluentd> {
   const dir = tempDir();
   const p = port ?? (await freePort());
   const conf = join(dir, 'fluent.conf');
   writeFileSync(conf, conf0(p, dir), { mode: 0o600 });
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  let log = '';
 
   async function start(): Promise<void> {
-    let log = '';
-    const c = spawn('ruby', ['-I', join(FLUENTD, 'lib'), join(FLUENTD, 'bin', 'fluentd'), '-c', conf, '--no-supervisor'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    log = '';
+    const c = spawn('ruby', ['-I', join(FLUENTD, 'lib'), join(FLUENTD, 'bin', 'fluentd'), '-c', conf, '--no-supervisor'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     child = c;
     exited = new Promise((r) => c.on('exit', () => r()));
     c.stdout!.on('data', (d) => (log += d));
@@ -132,6 +148,7 @@ async function startFluentdWith(conf0: (port: number, dir: string) => string, po
     stored,
     stop,
     start,
+    log: () => log,
     async dispose() {
       await stop();
       cleanup(dir);
@@ -162,12 +179,7 @@ export async function startForwardFluentd(opts: { security?: ForwardSecurity; tl
 ${sec.users?.length ? `    user_auth true\n${sec.users.map((u) => `    <user>\n      username ${u.username}\n      password ${u.password}\n    </user>`).join('\n')}` : ''}
   </security>
 ` : '';
-  const tls = opts.tls ? `  <transport tls>
-    cert_path ${opts.tls.certPath}
-    private_key_path ${opts.tls.keyPath}
-${opts.tls.clientCaPath ? `    client_cert_auth true\n    ca_path ${opts.tls.clientCaPath}` : ''}
-  </transport>
-` : '';
+  const tls = transportTls(opts.tls);
   const f = await startFluentdWith((p, dir) => `<source>
   @type forward
   bind 127.0.0.1
@@ -175,4 +187,26 @@ ${opts.tls.clientCaPath ? `    client_cert_auth true\n    ca_path ${opts.tls.cli
 ${tls}${security}</source>
 ${storeAll(dir, true)}`, opts.port);
   return { ...f, url: `forward://127.0.0.1:${f.port}` };
+}
+
+function transportTls(tls: ForwardTls | undefined): string {
+  return tls ? `  <transport tls>
+    cert_path ${tls.certPath}
+    private_key_path ${tls.keyPath}
+${tls.clientCaPath ? `    client_cert_auth true\n    ca_path ${tls.clientCaPath}` : ''}
+  </transport>
+` : '';
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl in `dir`. */
+export function makePki(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+  const p = (n: string) => join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20000 });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=wsgistat spec CA');
+  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`);
+    writeFileSync(p(`${name}.ext`), `${ext}\n`, { mode: 0o600 });
+    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '2', '-extfile', p(`${name}.ext`));
+  }
+  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
 }

@@ -45,13 +45,14 @@ describe('wsgistat against real uWSGI', function () {
   });
 
   describe('a user who names the wrong mode', () => {
+    // Read over HTTP only because /proc shows that the silent socket is this master's stats server.
     it('gets the data of a --stats-http server named as tcp://, and a warning naming the right address', async function () {
       const u = await uwsgi(this, { stats: 'tcp', statsHttp: true, workers: 1, threads: 1 });
       const raw = u.stats.replace('http://', 'tcp://');
       const run = await wsgistat([raw, '--timeout', '2s']);
       expect(run.code).to.equal(0);
       expect(summaryOf(run.records)).to.include({ source: raw, workers: 1 });
-      expect(run.stderr).to.equal(`wsgistat: warning [source ${raw}] the server is in HTTP mode (--stats-http) and answered only after a 250 ms probe; use ${u.stats} to read it at once\n`);
+      expect(run.stderr).to.equal(`wsgistat: warning [source ${raw}] the server is in HTTP mode (--stats-http): it sent nothing for 250 ms, and /proc shows it is uWSGI's stats server, so it was read over HTTP; use ${u.stats} to read it at once\n`);
     });
 
     it('gets the data of a raw server named as http+unix://, and a warning naming the right address', async function () {
@@ -185,7 +186,7 @@ describe('wsgistat against real uWSGI', function () {
       const run = await wsgistat([u.stats, '--no-error-records']);
       expect(run.code).to.equal(1);
       expect(run.stdout).to.equal('');
-      expect(run.stderr).to.equal(`wsgistat: error [source ${u.stats}] connection refused: nothing is listening on unix socket ${path} (a server stopped without vacuum leaves its socket file behind)\n`);
+      expect(run.stderr).to.equal(`wsgistat: error [source ${u.stats}] connection refused: nothing is listening on unix socket ${path}: the socket file is left from a server that is not running, or that died or stopped without removing it (start the server; vacuum = true in its ini removes the file when it stops)\n`);
     });
   });
 });

@@ -6,14 +6,15 @@
 // also from the spool in the next run.
 
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMultiStream } from '@msgpack/msgpack';
+import { FORWARD_OPTIONS } from '../../lib/sinks/forward.js';
 import { canonical, conserve } from '../helpers/conservation.js';
-import { needsFluentd, startForwardFluentd, type RealFluentd, type Stored } from '../helpers/fluentd.js';
+import { optionsTable } from '../helpers/docs.js';
+import { makePki, needsFluentd, startForwardFluentd, type RealFluentd, type Stored } from '../helpers/fluentd.js';
 import { startWsgistat, wsgistat } from '../helpers/run.js';
 import { cleanup, needs, tempDir, until } from '../helpers/servers.js';
 
@@ -197,15 +198,24 @@ describe('the forward output to a server that never acks', function () {
   });
 });
 
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-function makePki(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
-  const p = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20000 });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=wsgistat spec CA');
-  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`);
-    writeFileSync(p(`${name}.ext`), `${ext}\n`, { mode: 0o600 });
-    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '2', '-extfile', p(`${name}.ext`));
-  }
-  return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
-}
+describe('the README on the forward output', () => {
+  const README = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const section = README.split('\n### Fluentd forward\n')[1]!.split('\n## ')[0]!;
+  /** flag, key and default of each row, pipes unescaped. */
+  const cells = (rows: string[]) => rows.map((r) => r.split(/(?<!\\) \| /).slice(0, 3).map((c) => c.replace(/^\| /, '').replaceAll('\\|', '|')));
+
+  it('lists every forward option with the config key and default it is declared with', () => {
+    const table = section.split('| option | config key | default | meaning |\n| --- | --- | --- | --- |\n')[1]!.split('\n\n')[0]!.split('\n');
+    const flags = FORWARD_OPTIONS.map((o) => o.flag);
+    const declared = optionsTable().split('\n').filter((r) => flags.some((f) => r.startsWith(`| \`${f} `)));
+    expect(declared).to.have.length(flags.length);
+    const byFlag = (a: string[], b: string[]) => a[0]!.localeCompare(b[0]!);
+    expect(cells(table).sort(byFlag)).to.deep.equal(cells(declared).sort(byFlag));
+  });
+
+  it('pairs with conf/fluentd-forward.conf: the same command in both', () => {
+    const conf = readFileSync(fileURLToPath(new URL('../../../conf/fluentd-forward.conf', import.meta.url)), 'utf8');
+    const command = /^#\s+(wsgistat .*)$/m.exec(conf)![1]!;
+    expect(section).to.include(`\`\`\`sh\n${command}\n\`\`\``);
+  });
+});

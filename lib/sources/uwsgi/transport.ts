@@ -3,9 +3,13 @@
 // Raw mode (uWSGI's default): the master writes the document on accept and closes; we send
 // nothing and read to EOF. HTTP mode (--stats-http): the master waits up to its socket-timeout
 // (4 s) for request bytes and serves no other stats client meanwhile, so we send at once.
-// Users confuse the two, so: a raw read that gets no byte within a short probe window sends an
-// HTTP request and takes whatever comes back; an HTTP read that gets a bare document keeps it.
-// The caller is told which mode the server was really in.
+// Users confuse the two, and confuse the stats server with the application's sockets. A raw read
+// never sends a byte to find out: any byte sent to a uWSGI `socket` or `http-socket` makes uWSGI
+// log an error, and a request sent to an application is served by it. So a raw read that gets no
+// byte within a short probe window asks the caller what the socket is (silence.ts, from /proc):
+// a raw stats server that is slow is waited for, a --stats-http one is read again over HTTP, and
+// anything else is closed with nothing sent and a message that says what to use. An HTTP read
+// that gets a bare document keeps it. The caller is told which mode the server was really in.
 //
 // Two facts of real uWSGI 2.0.21 shape the retries below:
 // - A raw server that gets request bytes closes with them unread, and the kernel then resets our
@@ -19,6 +23,7 @@
 
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { basename, dirname, relative } from 'node:path';
 import type { Address } from '../endpoint.js';
 import { describeEndpoint } from '../endpoint.js';
 import { SourceError, describeBytes, fromSystemError } from '../../errors.js';
@@ -35,11 +40,20 @@ export interface Fetched {
   payload: Buffer;
   /** The mode the server answered in, whatever the address said. */
   served: 'raw' | 'http';
+  /** Whether an HTTP request was sent (an HTTP answer to none is not uWSGI's stats server). */
+  requested?: boolean;
 }
 
-/** How long a raw read waits for the first byte before it tries HTTP. A raw master answers in
- *  well under a millisecond; an HTTP-mode master would otherwise hold us for its full 4 s. */
+/** How long a raw read waits for the first byte before it asks what the socket is. A raw master
+ *  answers in well under a millisecond; an HTTP-mode master would otherwise hold us for its full
+ *  4 s, and an application socket until its own timeout. */
 export const PROBE_MS = 250;
+
+/** What a raw read does when nothing came within the probe window: `wait` for the rest of the
+ *  timeout (a raw stats server, slow), read again over `http` (a --stats-http server), or `fail`
+ *  with this error (anything else; the connection is closed with nothing sent). */
+export type Verdict = { do: 'wait'; note?: string } | { do: 'http' } | { do: 'fail'; error: SourceError };
+export type OnSilence = (addr: Address, waitedMs: number) => Promise<Verdict>;
 
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)}s`;
 
@@ -49,7 +63,8 @@ function httpRequest(addr: Address): string {
 }
 
 type Target = { path: string; abstract?: boolean } | { host: string; port: number };
-/** When to send the HTTP request: at once, after the probe window, or never. */
+/** Send the HTTP request at once (`now`); send nothing and ask what the socket is after the probe
+ *  window (`probe`); send nothing and wait (`never`). */
 type Send = 'now' | 'probe' | 'never';
 
 type AbstractConnect = (name: string, onConnect: () => void) => net.Socket;
@@ -67,12 +82,31 @@ function abstractAddon(): AbstractConnect | null {
   return abstractConnect;
 }
 
+/** sun_path is 108 bytes: a path with its terminating NUL, or an abstract name after its NUL. */
+const SUN_PATH = 108;
+
+/** A path too long for a unix socket address. Node would cut it and connect to whatever the cut
+ *  path names, so it is refused here; the same path relative to the working directory is used
+ *  when that one fits (uWSGI binds a relative `stats` path as given). */
+function socketPath(path: string, where: string): string {
+  const bytes = Buffer.byteLength(path);
+  if (bytes < SUN_PATH) return path;
+  const rel = relative(process.cwd(), path);
+  if (Buffer.byteLength(rel) < SUN_PATH) return rel;
+  throw new SourceError('io_error', `${where}: the path is ${bytes} bytes, and a unix socket address holds at most ${SUN_PATH - 1} ` +
+    `(sun_path is ${SUN_PATH} bytes with its NUL): give the server a shorter socket path, or reach this one through a ` +
+    `symlink to its directory (ln -s ${dirname(path)} /run/wsgistat-x, then unix:///run/wsgistat-x/${basename(path)})`);
+}
+
 /** Where to connect, in the order to try. */
 function targets(addr: Address): Target[] {
   const ep = addr.endpoint;
   if (ep.kind === 'tcp') return [{ host: ep.host, port: ep.port }];
   if (ep.kind === 'file') throw new Error('file endpoints are not read over a socket');
-  if (!ep.path.startsWith('\0')) return [{ path: ep.path }];
+  if (!ep.path.startsWith('\0')) return [{ path: socketPath(ep.path, describeEndpoint(ep)) }];
+  if (Buffer.byteLength(ep.path) + 1 > SUN_PATH) {
+    throw new SourceError('io_error', `${describeEndpoint(ep)}: the name is ${Buffer.byteLength(ep.path) - 1} bytes, and uWSGI's form of an abstract address holds at most ${SUN_PATH - 2}: give the server a shorter name`);
+  }
   return abstractAddon()
     ? [{ path: `${ep.path}\0`, abstract: true }, { path: ep.path, abstract: true }]
     : [{ path: ep.path }];
@@ -107,20 +141,27 @@ const NO_ADDON = ' (uWSGI binds abstract names in a form Node 20 cannot address 
 /** A reset before the first byte: the server was raw and our request made it reset. */
 class ResetBeforeAnswer extends SourceError {}
 
-/** Reads the whole answer of a stats server, bounded in time (over all attempts) and size. */
-export async function fetchStats(addr: Address, limits: ReadLimits): Promise<Fetched> {
+/** Reads the whole answer of a stats server, bounded in time (over all attempts) and size.
+ *  `onSilence` decides what a raw read does when nothing came within the probe window. */
+export async function fetchStats(addr: Address, limits: ReadLimits, onSilence?: OnSilence): Promise<Fetched> {
   const started = Date.now();
   const left = () => Math.max(1, limits.timeoutMs - (Date.now() - started));
   const all = targets(addr);
-  let send: Send = addr.mode === 'http' ? 'now' : 'probe';
+  let send: Send = addr.mode === 'http' ? 'now' : onSilence ? 'probe' : 'never';
+  const ask = async (waitedMs: number): Promise<Verdict> => {
+    const verdict = await onSilence!(addr, waitedMs);
+    if (verdict.do === 'http') send = 'now';
+    return verdict;
+  };
   for (let i = 0; ; ) {
     try {
-      return await readOnce(addr, all[i]!, send, { timeoutMs: left(), maxBytes: limits.maxBytes }, limits.timeoutMs);
+      return await readOnce(addr, all[i]!, send, { timeoutMs: left(), maxBytes: limits.maxBytes }, limits.timeoutMs, ask);
     } catch (e) {
       if (e instanceof ResetBeforeAnswer && send !== 'never') {
         send = 'never';
         continue;
       }
+      if (e instanceof ReadOverHttp) continue;
       if (e instanceof SourceError && e.code === 'connection_refused' && i + 1 < all.length) {
         i++;
         continue;
@@ -130,35 +171,47 @@ export async function fetchStats(addr: Address, limits: ReadLimits): Promise<Fet
   }
 }
 
+/** The probe's verdict was `http`: this connection is closed unused and the read made again. */
+class ReadOverHttp extends Error {}
+
+type Got = { connected: boolean; requested: boolean; chunks: Buffer[]; size: number; note?: string };
+
 /** Why a read timed out: no connection, a part of a document, or nothing at all. */
-function silence(where: string, t: string, got: { connected: boolean; requested: boolean; chunks: Buffer[]; size: number }): SourceError {
+function silence(where: string, t: string, got: Got): SourceError {
   if (!got.connected) return new SourceError('timeout', `no connection to ${where} within ${t}`);
   if (got.size > 0) return new SourceError('timeout', `${where} sent ${got.size} bytes but did not finish within ${t} (${describeBytes(Buffer.concat(got.chunks))})`);
   return new SourceError('timeout', `${where} accepted the connection but sent nothing within ${t}` +
-    (got.requested ? ', neither in raw mode nor after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : ''));
+    (got.requested ? ' after an HTTP request (is it a uWSGI stats server? is the master stuck?)' : '') + (got.note ? `: ${got.note}` : ''));
 }
 
-function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits, totalMs: number): Promise<Fetched> {
+function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits, totalMs: number, ask: (waitedMs: number) => Promise<Verdict>): Promise<Fetched> {
   const where = describeEndpoint(addr.endpoint);
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let connected = false;
-    let requested = false;
+    const got: Got = { connected: false, requested: false, chunks: [], size: 0 };
     let settled = false;
     let probe: NodeJS.Timeout | undefined;
+    const window = Math.min(PROBE_MS, totalMs / 3);
+    // Nothing within the window: what the socket is decides; nothing is ever sent to find out.
+    const judge = () => {
+      if (got.size > 0 || settled) return;
+      ask(window).then((v) => {
+        if (got.size > 0 || settled) return;
+        if (v.do === 'wait') got.note = v.note;
+        else settle(v.do === 'http' ? new ReadOverHttp() : v.error);
+      }, (e: unknown) => settle(e as Error));
+    };
     const socket = openSocket(target, () => {
-      connected = true;
+      got.connected = true;
       if (send === 'now') return request();
-      if (send === 'probe') probe = setTimeout(() => size === 0 && request(), Math.min(PROBE_MS, totalMs / 3));
+      if (send === 'probe') probe = setTimeout(judge, window);
     }, (chunk) => {
       if (settled) return;
       clearTimeout(probe);
-      size += chunk.length;
-      if (size > limits.maxBytes) {
+      got.size += chunk.length;
+      if (got.size > limits.maxBytes) {
         return settle(new SourceError('too_large', `${where} sent more than the size cap of ${limits.maxBytes} bytes (raise --max-bytes if the server really is that large)`));
       }
-      chunks.push(chunk);
+      got.chunks.push(chunk);
     });
 
     const settle = (err?: Error) => {
@@ -169,28 +222,28 @@ function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits,
       socket.destroy();
       if (err) return reject(err);
       try {
-        resolve(unwrap(Buffer.concat(chunks, size), where));
+        resolve({ ...unwrap(Buffer.concat(got.chunks, got.size), where), requested: got.requested });
       } catch (e) {
         reject(e);
       }
     };
     const request = () => {
-      requested = true;
+      got.requested = true;
       socket.write(httpRequest(addr));
     };
 
-    const timer = setTimeout(() => settle(silence(where, seconds(totalMs), { connected, requested, chunks, size })), limits.timeoutMs);
+    const timer = setTimeout(() => settle(silence(where, seconds(totalMs), got)), limits.timeoutMs);
 
     socket.on('end', () => {
-      if (size === 0) return settle(new SourceError('empty', `${where} closed the connection without sending anything`));
+      if (got.size === 0) return settle(new SourceError('empty', `${where} closed the connection without sending anything`));
       settle();
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
       // A raw server that got our request resets the connection after writing: keep what arrived
       // and let the parser judge whether it is whole, or read again without a request.
-      if (reset && size > 0) return settle();
-      if (reset && requested) return settle(new ResetBeforeAnswer('connection_reset', `${where} reset the connection`, { cause: err }));
+      if (reset && got.size > 0) return settle();
+      if (reset && got.requested) return settle(new ResetBeforeAnswer('connection_reset', `${where} reset the connection`, { cause: err }));
       const failure = fromSystemError(err, where);
       const abstractWithoutAddon = 'path' in target && target.path.startsWith('\0') && !abstractAddon();
       if (failure.code === 'connection_refused' && abstractWithoutAddon) failure.message += NO_ADDON;
