@@ -5,7 +5,7 @@
 
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, wsgistat } from './helpers/run.js';
 import { onKey, type Settings } from '../lib/top/keys.js';
@@ -62,6 +62,10 @@ class Term {
     }, ms).catch((e: Error) => {
       throw new Error(`${e.message}; the screen:\n${last}`);
     });
+  }
+  /** From now on, everything written to the terminal is appended to `file` (tmux pipe-pane). */
+  record(file: string): void {
+    tmux('pipe-pane', '-o', '-t', this.name, `cat >> '${file}'`);
   }
   /** The pid of the command the shell runs now. */
   child(): number {
@@ -225,6 +229,10 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     const u = await uwsgi({ workers: 1, threads: 1 });
     const missing = `unix://${u.dir}/no-such.stats`;
     const t = new Term();
+    const rec = tempDir();
+    stops.push(async () => cleanup(rec));
+    const written = join(rec, 'terminal.out');
+    t.record(written);
     t.top([g.status, missing, u.stats]);
     const title = `${g.status}  gunicorn pid ${g.proc.pid}`;
     const first = await t.waitFor('the gunicorn rows', (s) => rowsOf(s, title)?.length === 2 && rowsOf(s, title));
@@ -243,6 +251,12 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     await u.stop();
     await t.waitFor('the stopped server\'s error', (s) => unwrapped(s).includes(`${u.stats} ✗ not_found`) && rowsOf(s, title)?.length === 2);
     t.keys('q');
+    await t.waitFor('the prompt', (s) => s.trimEnd().endsWith(PROMPT.trim()));
+    // The errors' stderr lines (one a tick) never reached the terminal, where they would have
+    // scrolled the screen: they are shown in place instead.
+    const out = readFileSync(written, 'utf8');
+    expect(out).to.include(`✗ not_found: unix socket ${u.dir}/no-such.stats`);
+    expect(out).to.not.include('wsgistat: error');
   });
 
   it('redraws on resize: fits 80x24 with "+N more", and uses a larger window', async () => {

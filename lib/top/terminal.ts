@@ -2,7 +2,8 @@
 // raw keys through readline's keypress events, redraws on resize. Everything is put back on quit,
 // on a signal and on a crash (the process 'exit' handler runs even then), and only once.
 
-import { writeSync } from 'node:fs';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { emitKeypressEvents, type Key } from 'node:readline';
 
 const ENTER = '\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J';
@@ -26,17 +27,35 @@ export function wantsColour(env: NodeJS.ProcessEnv, hasColors: () => boolean): b
 }
 
 /** While the view is up, what is written to stderr (diagnostics: one line each) would land on the
- *  screen and tear it: when stderr is this terminal, its lines go to `onLine` instead. */
+ *  screen and tear it: when stderr is this terminal, its lines go to `onLine` instead. lib/log.ts
+ *  writes fd 2 with fs.writeSync (lib/fdout.ts) and falls back to process.stderr: both are taken
+ *  while the view is up, and given back on close. (syncBuiltinESMExports: so that ES modules that
+ *  imported writeSync by name see it too; the bundle reads it off the fs object at each call.) */
 function captureStderr(onLine: (line: string) => void): () => void {
   if (!process.stderr.isTTY) return () => {};
+  const lines = (text: string) => {
+    for (const line of text.split('\n')) if (line.trim()) onLine(line);
+  };
   const original = process.stderr.write;
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    for (const line of String(chunk).split('\n')) if (line.trim()) onLine(line);
-    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    cb?.();
+    lines(String(chunk));
+    (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
     return true;
   }) as typeof process.stderr.write;
-  return () => void (process.stderr.write = original);
+  const writeSync = fs.writeSync;
+  fs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+    if (fd !== 2) return (writeSync as (...a: unknown[]) => number).call(fs, fd, data, ...rest);
+    const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const offset = typeof rest[0] === 'number' && typeof data !== 'string' ? rest[0] : 0;
+    lines(buf.subarray(offset).toString());
+    return buf.length - offset;
+  }) as typeof fs.writeSync;
+  syncBuiltinESMExports();
+  return () => {
+    process.stderr.write = original;
+    fs.writeSync = writeSync;
+    syncBuiltinESMExports();
+  };
 }
 
 export function openTerminal(onStderr: (line: string) => void): Terminal {
@@ -51,7 +70,7 @@ export function openTerminal(onStderr: (line: string) => void): Terminal {
   // Synchronous writes: the 'exit' handler cannot wait for a stream.
   const write = (s: string) => {
     try {
-      writeSync(1, s);
+      fs.writeSync(1, s);
     } catch {
       // the terminal went away (ssh closed): nothing left to restore
     }
