@@ -7,6 +7,8 @@
 //   part of the figure is in both.
 
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUwsgi } from '../spec/helpers/servers.js';
 
@@ -57,6 +59,8 @@ async function main(): Promise<void> {
     }
   } finally {
     tmux('kill-server');
+    // tmux leaves the socket file of a server it killed.
+    rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, SOCKET), { force: true });
     await u.stop();
   }
   const line = (name: string, xs: number[], base: number[]) => console.log(`${name.padEnd(52)}${median(xs).toFixed(1).padStart(7)} ms  ${(median(xs) / median(base)).toFixed(2)}x`);

@@ -5,7 +5,7 @@
 
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, wsgistat } from './helpers/run.js';
 import { onKey, type Settings } from '../lib/top/keys.js';
@@ -141,6 +141,8 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
   });
   after(() => {
     if (have('tmux')) spawnSync('tmux', ['-L', SOCKET, 'kill-server'], { stdio: 'ignore' });
+    // tmux leaves the socket file of a server it killed.
+    rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, SOCKET), { force: true });
   });
   const uwsgi = async (opts: Parameters<typeof startUwsgi>[0]) => {
     const u = await startUwsgi(opts);
