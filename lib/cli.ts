@@ -142,6 +142,7 @@ async function stayUp(argv: string[], p: Plan, states: Map<string, RateState>): 
 async function main(argv: string[]): Promise<number> {
   // A subcommand loads its own code only when named, so the sampling path starts as before.
   if (argv[0] === 'discover') return (await import('./discover/cli.js')).discoverMain(argv.slice(1));
+  if (argv[0] === 'top') return (await import('./top/cli.js')).topMain(argv.slice(1));
   let config = await configure(argv);
   if (typeof config === 'number') return config;
   if (config.check) {

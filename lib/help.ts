@@ -13,6 +13,7 @@ export function helpText(): string {
   const sources = SOURCE_KINDS.flatMap((k) => k.help).map(([example, doc]) => `  ${example.padEnd(51)} ${doc}`);
   return `Usage: wsgistat [options] SOURCE...
        wsgistat discover [--format text|json]    list the servers on this host (see discover --help)
+       wsgistat top [-i DURATION] [SOURCE...]    watch them live in the terminal (see top --help)
 
 Reads the live state of uWSGI and gunicorn servers and prints it as flat JSON records, one per
 line: a summary per server and, as asked, one record per worker, core, app or socket, with

@@ -89,6 +89,16 @@ describe('bash completion', () => {
     expect(complete('wsgistat', 'discover', '--format', '')).to.deep.equal(['json', 'text']);
     expect(complete('wsgistat', 'file:x', 'disc')).to.deep.equal([]);
   });
+
+  it('completes the top command and exactly the flags its --help lists', async () => {
+    expect(complete('wsgistat', 'to')).to.deep.equal(['top']);
+    const help = (await wsgistat(['top', '--help'])).stdout;
+    const listed = [...help.slice(help.indexOf('\nOptions:\n')).matchAll(/^ {2}(-\w)?(?:, )?(--[\w-]+)/gm)].flatMap((m) => [m[1], m[2]]).filter((f): f is string => !!f).sort();
+    expect(listed).to.include.members(['--interval', '--help']);
+    expect(complete('wsgistat', 'top', '-')).to.deep.equal(listed);
+    expect(complete('wsgistat', 'top', '--interval', '')).to.deep.equal([]);
+    expect(complete('wsgistat', 'top', 'gun')).to.deep.equal(['gunicorn://']);
+  });
 });
 
 describe('zsh completion', () => {
