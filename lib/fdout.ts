@@ -70,7 +70,13 @@ export function fdOut(fd: 1 | 2, stream: () => NodeJS.WritableStream): Out {
 
 /** stderr's lines (lib/log.ts): synchronous, falling back to process.stderr as stdout does. */
 let errOut: Out | undefined;
+/** Where stderr's lines go instead, while set (`wsgistat top`: onto its screen, not through it). */
+let diverted: ((text: string) => void) | undefined;
+export function divertStderr(to: ((text: string) => void) | undefined): void {
+  diverted = to;
+}
 export function writeStderr(text: string): void {
+  if (diverted) return diverted(text);
   errOut ??= fdOut(2, () => process.stderr);
   errOut.write(text);
 }

@@ -3,8 +3,8 @@
 // on a signal and on a crash (the process 'exit' handler runs even then), and only once.
 
 import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { emitKeypressEvents, type Key } from 'node:readline';
+import { divertStderr } from '../fdout.js';
 
 const ENTER = '\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J';
 const LEAVE = '\x1b[0m\x1b[?25h\x1b[?1049l';
@@ -27,10 +27,8 @@ export function wantsColour(env: NodeJS.ProcessEnv, hasColors: () => boolean): b
 }
 
 /** While the view is up, what is written to stderr (diagnostics: one line each) would land on the
- *  screen and tear it: when stderr is this terminal, its lines go to `onLine` instead. lib/log.ts
- *  writes fd 2 with fs.writeSync (lib/fdout.ts) and falls back to process.stderr: both are taken
- *  while the view is up, and given back on close. (syncBuiltinESMExports: so that ES modules that
- *  imported writeSync by name see it too; the bundle reads it off the fs object at each call.) */
+ *  screen and tear it: when stderr is this terminal, lib/log.ts's lines go to `onLine` instead
+ *  (lib/fdout.ts divertStderr), and anything else written to process.stderr too, until close. */
 function captureStderr(onLine: (line: string) => void): () => void {
   if (!process.stderr.isTTY) return () => {};
   const lines = (text: string) => {
@@ -42,19 +40,10 @@ function captureStderr(onLine: (line: string) => void): () => void {
     (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
     return true;
   }) as typeof process.stderr.write;
-  const writeSync = fs.writeSync;
-  fs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
-    if (fd !== 2) return (writeSync as (...a: unknown[]) => number).call(fs, fd, data, ...rest);
-    const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const offset = typeof rest[0] === 'number' && typeof data !== 'string' ? rest[0] : 0;
-    lines(buf.subarray(offset).toString());
-    return buf.length - offset;
-  }) as typeof fs.writeSync;
-  syncBuiltinESMExports();
+  divertStderr(lines);
   return () => {
+    divertStderr(undefined);
     process.stderr.write = original;
-    fs.writeSync = writeSync;
-    syncBuiltinESMExports();
   };
 }
 
