@@ -6,7 +6,7 @@
 // Users confuse the two, and confuse the stats server with the application's sockets. A raw read
 // never sends a byte to find out: any byte sent to a uWSGI `socket` or `http-socket` makes uWSGI
 // log an error, and a request sent to an application is served by it. So a raw read that gets no
-// byte within a short probe window asks the caller what the socket is (silence.ts, from /proc):
+// byte within a short probe window asks the caller what the socket is (advice.ts, from /proc):
 // a raw stats server that is slow is waited for, a --stats-http one is read again over HTTP, and
 // anything else is closed with nothing sent and a message that says what to use. An HTTP read
 // that gets a bare document keeps it. The caller is told which mode the server was really in.
