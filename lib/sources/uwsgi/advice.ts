@@ -198,6 +198,6 @@ function remedy(me: string, st: Stats, bit: number, groups: Map<number, string>,
   const add = `add ${me} to group ${group} (usermod -aG ${group} ${me}, then start wsgistat again)`;
   if (st.mode & bit) return `${add}, or run wsgistat as a member of it`;
   return bit === 0o020
-    ? `its mode lets only its owner write: set chmod-socket = 660 in uWSGI's ini (chown-socket = USER:GROUP to choose the group), then ${add}`
+    ? `its mode lets only its owner write: set chmod-socket = 660 in uWSGI's ini (the socket's group is uWSGI's gid), then ${add}`
     : `its mode lets only its owner in: chmod g+x ${what} (or mode 0750), then ${add}`;
 }
