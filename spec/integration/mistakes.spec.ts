@@ -392,6 +392,19 @@ describe('the mistakes people make with addresses', function () {
     });
   });
 
+  describe('a socket whose mode lets only its owner write', () => {
+    it('says to set chmod-socket, and which group to join then', async function () {
+      asNobody(this);
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
+      const path = u.stats.replace('unix://', '');
+      chmodSync(u.dir, 0o711);
+      chmodSync(path, 0o755); // uWSGI's default under umask 022, whatever this machine's umask is
+      failedWith(await run([u.stats], { as: NOBODY }), u.stats, 'permission_denied', `permission denied opening unix socket ${path} (owner root, group root, mode 0755): ` +
+        "connecting needs write permission on it; its mode lets only its owner write: set chmod-socket = 660 in uWSGI's ini (the socket's group is uWSGI's gid), " +
+        'then add nobody to group root (usermod -aG root nobody, then start wsgistat again)');
+    });
+  });
+
   describe('a stale socket file', () => {
     it('says the server is not running or died without removing it', async function () {
       const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
