@@ -4,7 +4,7 @@
 // `socket` or `http-socket`), the spec reads uWSGI's log: nothing is sent as a probe.
 
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -33,6 +33,15 @@ function run(args: string[], opts: { cwd?: string; as?: string[] } = {}): Promis
 }
 
 const NOBODY = ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'];
+
+/** Running wsgistat as another user takes setpriv, and root to use it; like needs(), a missing
+ *  either skips the test, or fails it under CI. */
+function asNobody(ctx: Mocha.Context): void {
+  needs(ctx, 'setpriv');
+  if (process.getuid?.() === 0) return;
+  if (process.env.CI) throw new Error('this spec runs wsgistat as nobody through setpriv, which needs root: run it as root');
+  ctx.skip();
+}
 
 /** One error line on stderr and the same text in the run's only record; exit status 1. */
 function failedWith(r: Run, source: string, code: string, message: string): void {
@@ -112,7 +121,7 @@ describe('the mistakes people make with addresses', function () {
     });
 
     it("names it from uWSGI's command line when the process is another user's, having sent nothing", async function () {
-      needs(this, 'setpriv');
+      asNobody(this);
       const addr = `127.0.0.1:${u.httpPort}`;
       const logged = u.log();
       failedWith(await run([addr], { as: NOBODY }), addr, 'not_stats', `${addr} is uWSGI pid ${u.proc.pid}'s application socket (http-socket=, as its options say), ` +
@@ -152,18 +161,31 @@ describe('the mistakes people make with addresses', function () {
     });
   });
 
-  describe('a --stats-http server given as a raw address', () => {
-    it('is read over HTTP, because /proc shows it is the stats server, with the address to use', async function () {
-      const u = await uwsgi(this, { stats: 'tcp', statsHttp: true, workers: 1, threads: 1 });
-      const raw = u.stats.replace('http://', '');
-      const r = await run([raw]);
-      expect(r.code).to.equal(0);
-      expect(r.records.map((x) => [x.type, x.pid])).to.deep.equal([['summary', u.proc.pid], ['worker', r.records[1]!.pid]]);
-      expect(r.stderr).to.equal(`wsgistat: warning [source ${raw}] the server is in HTTP mode (--stats-http): it sent nothing for 250 ms, and /proc shows it is uWSGI's stats server, so it was read over HTTP; use ${u.stats} to read it at once\n`);
+  describe('an abstract application socket', () => {
+    it('is named, and never sent a byte', async function () {
+      const name = `@wsgistat-mistakes-${process.pid}`;
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1, extra: ['--socket', name] });
+      await until('uWSGI to log the readiness request', () => (/GET \/ =>.*\n/.test(u.log()) ? true : undefined));
+      const logged = u.log();
+      failedWith(await run([name]), name, 'not_stats', `abstract socket ${name} is uWSGI pid ${u.proc.pid}'s application socket (uwsgi protocol, socket=), not its stats server: use its stats server, ${u.stats} (nothing was sent to it)`);
+      expect(u.log()).to.equal(logged);
     });
+  });
+
+  describe('a --stats-http server given as a raw address', () => {
+    for (const on of ['tcp', 'unix'] as const) {
+      it(`is read over HTTP on ${on}, because /proc shows it is the stats server, with the address to use`, async function () {
+        const u = await uwsgi(this, { stats: on, statsHttp: true, workers: 1, threads: 1 });
+        const raw = u.stats.replace('http://', '').replace('http+unix://', 'unix://');
+        const r = await run([raw]);
+        expect(r.code).to.equal(0);
+        expect(r.records.map((x) => [x.type, x.pid])).to.deep.equal([['summary', u.proc.pid], ['worker', r.records[1]!.pid]]);
+        expect(r.stderr).to.equal(`wsgistat: warning [source ${raw}] the server is in HTTP mode (--stats-http): it sent nothing for 250 ms, and /proc shows it is uWSGI's stats server, so it was read over HTTP; use ${u.stats} to read it at once\n`);
+      });
+    }
 
     it("is read so too when it is another user's, its command line saying what it is", async function () {
-      needs(this, 'setpriv');
+      asNobody(this);
       const u = await uwsgi(this, { stats: 'tcp', statsHttp: true, workers: 1, threads: 1 });
       const raw = u.stats.replace('http://', '');
       const r = await run([raw], { as: NOBODY });
@@ -204,7 +226,7 @@ describe('the mistakes people make with addresses', function () {
     });
 
     it("names both when /proc cannot tell, the process being another user's", async function () {
-      needs(this, 'setpriv');
+      asNobody(this);
       const addr = `127.0.0.1:${port}`;
       failedWith(await run([addr], { as: NOBODY }), addr, 'not_stats', `${both(addr)}; /proc cannot tell which, as the process that listens is another user's`);
     });
@@ -280,6 +302,14 @@ describe('the mistakes people make with addresses', function () {
       expect((await run([g.status])).code).to.equal(0);
     });
 
+    it("names prometheus_client's multiprocess directory and the prometheus-multiproc: address to read it", async function () {
+      needs(this, '/usr/bin/python3');
+      const d = dir();
+      const made = spawnSync('/usr/bin/python3', ['-c', "from prometheus_client import Counter; Counter('wsgistat_spec', 'spec').inc()"], { env: { ...process.env, PROMETHEUS_MULTIPROC_DIR: d } });
+      expect(made.status, String(made.stderr)).to.equal(0);
+      failedWith(await run([d]), d, 'not_a_file', `${d} is a directory, not a socket: it holds prometheus_client's multiprocess files: read it as prometheus-multiproc://${d}`);
+    });
+
     it('names the sockets in a directory given instead of one of them', async function () {
       const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
       const d = u.stats.replace('unix://', '').replace(/\/stats\.sock$/, '');
@@ -338,7 +368,7 @@ describe('the mistakes people make with addresses', function () {
     let u: Uwsgi;
     let path: string;
     before(async function () {
-      needs(this, 'setpriv');
+      asNobody(this);
       u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1, extra: ['--chmod-socket=660'] });
       path = u.stats.replace('unix://', '');
       // As an administrator would give it a group (uWSGI's chown-socket does not apply to the stats socket).
@@ -362,6 +392,19 @@ describe('the mistakes people make with addresses', function () {
     });
   });
 
+  describe('a socket whose mode lets only its owner write', () => {
+    it('says to set chmod-socket, and which group to join then', async function () {
+      asNobody(this);
+      const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
+      const path = u.stats.replace('unix://', '');
+      chmodSync(u.dir, 0o711);
+      chmodSync(path, 0o755); // uWSGI's default under umask 022, whatever this machine's umask is
+      failedWith(await run([u.stats], { as: NOBODY }), u.stats, 'permission_denied', `permission denied opening unix socket ${path} (owner root, group root, mode 0755): ` +
+        "connecting needs write permission on it; its mode lets only its owner write: set chmod-socket = 660 in uWSGI's ini (the socket's group is uWSGI's gid), " +
+        'then add nobody to group root (usermod -aG root nobody, then start wsgistat again)');
+    });
+  });
+
   describe('a stale socket file', () => {
     it('says the server is not running or died without removing it', async function () {
       const u = await uwsgi(this, { stats: 'unix', workers: 1, threads: 1 });
@@ -378,6 +421,13 @@ describe('the mistakes people make with addresses', function () {
       const g = await gunicorn(this, { workers: 1 });
       const addr = `127.0.0.1:${g.httpPort}`;
       failedWith(await run([addr]), addr, 'not_stats', `${addr} is gunicorn pid ${g.proc.pid}'s application socket, not a stats server (gunicorn has none): use ${g.status} (nothing was sent to it)`);
+    });
+
+    it('names its listener given as http://, with what the application answered', async function () {
+      const g = await gunicorn(this, { workers: 1 });
+      const addr = `http://127.0.0.1:${g.httpPort}`;
+      failedWith(await run([addr]), addr, 'not_stats', `127.0.0.1:${g.httpPort} is gunicorn pid ${g.proc.pid}'s application socket, not a stats server (gunicorn has none): use ${g.status} ` +
+        `(its answer: the document from 127.0.0.1:${g.httpPort} is not JSON at character 0: unexpected "o" (3 bytes of text, printable ASCII only))`);
     });
 
     it('says, for a missing directory, that the hooks write it and how to check gunicorn loads them', async function () {

@@ -76,7 +76,7 @@ export function explain(addr: Address, e: SourceError, maxBytes: number): Source
   const ep = addr.endpoint;
   const path = ep.kind === 'unix' && !ep.path.startsWith('\0') ? ep.path : undefined;
   const better =
-    (path && e.code === 'connection_refused' && notASocket(path, e, maxBytes)) ||
+    (path && e.code === 'connection_refused' && notASocket(path, maxBytes)) ||
     (path && e.code === 'permission_denied' && denied(path)) ||
     (SERVED_WRONG.has(e.code) && application(addr, e));
   if (!better) return e;
@@ -91,15 +91,17 @@ function application(addr: Address, e: SourceError): Better {
   const h = identify(addr.endpoint);
   if (isOther(h)) return { message: `${where} is ${misnamed(h)} (its answer: ${e.message})`, code: 'not_stats' };
   // uWSGI's stats server answers every request with 200 and its JSON: anything else is not it.
-  // Over HTTP, it answers nothing but JSON; unasked, it never answers HTML.
-  const wrong = e.code === 'http_error' || e.code === 'not_stats' ||
-    (e.code === 'invalid_json' && (addr.mode === 'http' || / of (HTML or XML|an HTTP answer)/.test(e.message)));
+  // Unasked, a server that writes JSON at once is some stats server (the Emperor's has no
+  // "workers"), but none writes HTML or HTTP.
+  const wrong = addr.mode === 'http'
+    ? e.code === 'http_error' || e.code === 'not_stats' || e.code === 'invalid_json'
+    : / answered HTTP without being asked$/.test(e.message) || (e.code === 'invalid_json' && / of HTML or XML/.test(e.message));
   if (!wrong) return undefined;
   return { message: `${e.message}: this looks like the application, not uWSGI's stats server: use the address of uWSGI's stats option (http://HOST:PORT of it with --stats-http)` };
 }
 
 /** connection_refused on a path: a file, a directory, or a socket nothing listens on. */
-function notASocket(path: string, e: SourceError, maxBytes: number): Better {
+function notASocket(path: string, maxBytes: number): Better {
   let st: Stats;
   try {
     st = statSync(path);
@@ -108,7 +110,7 @@ function notASocket(path: string, e: SourceError, maxBytes: number): Better {
   }
   const where = `unix socket ${path}`;
   if (st.isSocket()) {
-    return { message: `${e.message.replace(/ \(a server stopped without vacuum.*\)$/, '')}: the socket file is left from a server that is not running, or that died or stopped without removing it ` +
+    return { message: `connection refused: nothing is listening on ${where}: the socket file is left from a server that is not running, or that died or stopped without removing it ` +
       '(start the server; vacuum = true in its ini removes the file when it stops)' };
   }
   if (st.isDirectory()) return { message: `${path} is a directory, not a socket: ${inDirectory(path)}`, code: 'not_a_file' };
@@ -196,6 +198,6 @@ function remedy(me: string, st: Stats, bit: number, groups: Map<number, string>,
   const add = `add ${me} to group ${group} (usermod -aG ${group} ${me}, then start wsgistat again)`;
   if (st.mode & bit) return `${add}, or run wsgistat as a member of it`;
   return bit === 0o020
-    ? `its mode lets only its owner write: set chmod-socket = 660 in uWSGI's ini (chown-socket = USER:GROUP to choose the group), then ${add}`
+    ? `its mode lets only its owner write: set chmod-socket = 660 in uWSGI's ini (the socket's group is uWSGI's gid), then ${add}`
     : `its mode lets only its owner in: chmod g+x ${what} (or mode 0750), then ${add}`;
 }

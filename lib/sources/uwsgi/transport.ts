@@ -6,7 +6,7 @@
 // Users confuse the two, and confuse the stats server with the application's sockets. A raw read
 // never sends a byte to find out: any byte sent to a uWSGI `socket` or `http-socket` makes uWSGI
 // log an error, and a request sent to an application is served by it. So a raw read that gets no
-// byte within a short probe window asks the caller what the socket is (silence.ts, from /proc):
+// byte within a short probe window asks the caller what the socket is (advice.ts, from /proc):
 // a raw stats server that is slow is waited for, a --stats-http one is read again over HTTP, and
 // anything else is closed with nothing sent and a message that says what to use. An HTTP read
 // that gets a bare document keeps it. The caller is told which mode the server was really in.
@@ -238,18 +238,21 @@ function readOnce(addr: Address, target: Target, send: Send, limits: ReadLimits,
       if (got.size === 0) return settle(new SourceError('empty', `${where} closed the connection without sending anything`));
       settle();
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      // A raw server that got our request resets the connection after writing: keep what arrived
-      // and let the parser judge whether it is whole, or read again without a request.
-      if (reset && got.size > 0) return settle();
-      if (reset && got.requested) return settle(new ResetBeforeAnswer('connection_reset', `${where} reset the connection`, { cause: err }));
-      const failure = fromSystemError(err, where);
-      const abstractWithoutAddon = 'path' in target && target.path.startsWith('\0') && !abstractAddon();
-      if (failure.code === 'connection_refused' && abstractWithoutAddon) failure.message += NO_ADDON;
-      settle(failure);
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => settle(socketFailure(err, got, target, where)));
   });
+}
+
+/** What a socket error means: undefined to keep what arrived, or the error to fail with. */
+function socketFailure(err: NodeJS.ErrnoException, got: Got, target: Target, where: string): Error | undefined {
+  const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+  // A raw server that got our request resets the connection after writing: keep what arrived
+  // and let the parser judge whether it is whole, or read again without a request.
+  if (reset && got.size > 0) return undefined;
+  if (reset && got.requested) return new ResetBeforeAnswer('connection_reset', `${where} reset the connection`, { cause: err });
+  const failure = fromSystemError(err, where);
+  const abstractWithoutAddon = 'path' in target && target.path.startsWith('\0') && !abstractAddon();
+  if (failure.code === 'connection_refused' && abstractWithoutAddon) failure.message += NO_ADDON;
+  return failure;
 }
 
 /** Splits an HTTP answer into its body, or passes a raw document through. */

@@ -75,6 +75,15 @@ describe('reading a stats server', () => {
       ]);
     });
 
+    it('calls an HTTP answer nobody asked for the application, not a stats server in HTTP mode', async () => {
+      // No uWSGI stats server writes HTTP before it reads a request; nothing real does on demand.
+      fake = await fakeStats({ kind: 'raw', doc: 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{}' });
+      const e = await failure(fake.address());
+      expect(e.code).to.equal('not_stats');
+      expect(e.message).to.match(/^unix socket \/.*fake\.sock answered HTTP without being asked: this looks like the application, not uWSGI's stats server: use the address of uWSGI's stats option/);
+      expect(fake.received).to.deep.equal([Buffer.alloc(0)]);
+    });
+
     it('reports an HTTP status other than 200 with the first line of its body', async () => {
       fake = await fakeStats({ kind: 'http', doc: 'stats unavailable\nmore', status: '500 Internal Server Error' }, 'tcp');
       const e = await failure(fake.address('http'));
