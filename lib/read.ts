@@ -57,10 +57,10 @@ const tooLarge = (where: string, max: number) =>
   new SourceError('too_large', `${where} holds more than the size cap of ${max} bytes (raise --max-bytes)`);
 
 /** Reads the open regular file `fd` from its start, at most maxBytes of it. The buffer is sized
- *  from fstat (a record of 2 KiB takes 2 KiB, not 64), and grown by the loop for a file that says
- *  0 (/proc) or grows while it is read. */
+ *  from fstat (a record of 2 KiB takes 2 KiB, not 64); a file that says 0 (/proc) or grows while
+ *  it is read is taken in 16 KiB reads (each copied out, so none is held twice). */
 function readFromStart(fd: number, size: number, where: string, maxBytes: number): Buffer {
-  const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, size > 0 ? size + 1 : 64 * 1024, 64 * 1024));
+  const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, size > 0 ? size + 1 : 16 * 1024, 64 * 1024));
   const parts: Buffer[] = [];
   let total = 0;
   for (;;) {

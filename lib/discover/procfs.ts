@@ -75,15 +75,29 @@ export function socketInodes(root: string, pid: number): Set<string> | Unread {
   return out;
 }
 
-/** Listening sockets of this network namespace, unix and TCP, by inode. */
-export function listeners(root: string): { unix: Listeners; tcp: Listeners } {
+/** Listening sockets of this network namespace, unix and TCP, by inode. Each table is read when
+ *  first asked for: a read of /proc/net/tcp costs milliseconds however few sockets there are (the
+ *  kernel walks its whole hash table), and a host with no uWSGI, or one on unix sockets only,
+ *  needs none or one of them. */
+export function listeners(root: string): { readonly unix: Listeners; readonly tcp: Listeners } {
   const text = (f: string) => {
     const t = readText(`${root}/net/${f}`, 16 * 1024 * 1024);
     return typeof t === 'string' ? t : '';
   };
-  const tcp = parseNetTcp(text('tcp'));
-  for (const [k, v] of parseNetTcp(text('tcp6'))) tcp.set(k, v);
-  return { unix: parseNetUnix(text('unix')), tcp };
+  let unix: Listeners | undefined;
+  let tcp: Listeners | undefined;
+  return {
+    get unix() {
+      return (unix ??= parseNetUnix(text('unix')));
+    },
+    get tcp() {
+      if (!tcp) {
+        tcp = parseNetTcp(text('tcp'));
+        for (const [k, v] of parseNetTcp(text('tcp6'))) tcp.set(k, v);
+      }
+      return tcp;
+    },
+  };
 }
 
 /** The process's working directory, to resolve relative paths it was given. */

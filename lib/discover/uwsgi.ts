@@ -57,6 +57,7 @@ function masterOnly(ctx: Ctx, p: Proc): string[] | { why: string } {
     if (unix !== undefined) {
       const cwd = unix.startsWith('/') || unix.startsWith('@') ? '' : cwdOf(ctx.root, p.pid);
       out.push(typeof cwd === 'string' && cwd ? under(cwd, unix) : unix);
+      continue;
     }
     const tcp = ctx.net.tcp.get(inode);
     if (tcp !== undefined) out.push(tcp);
