@@ -41,7 +41,7 @@ const HOOKS_DIR = '/dev/shm/wsgistat-gunicorn';
  *  loads, anything else by the server it belongs to. */
 function notFoundHint(what: string): string {
   // A *.json path is the older hooks' status file; anything else, conf/gunicorn_wsgistat.py's directory.
-  if (!what.startsWith('status file ') || what.endsWith('.json')) return '(is the server running, and is this the path it was given?)';
+  if (!what.startsWith('status file ') || what.endsWith('.json')) return '(is the server running, and is this the path it was given? wsgistat discover lists the servers running here)';
   return '(the wsgistat hooks create this directory when gunicorn loads them: start gunicorn with -c conf/gunicorn_wsgistat.py, ' +
     `and WSGISTAT_GUNICORN_DIR set to this path unless it is ${HOOKS_DIR}; gunicorn --print-config with the same arguments shows ` +
     'on_starting = <on_starting()> when they are loaded, <OnStarting.on_starting()> when not)';

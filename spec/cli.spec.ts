@@ -40,10 +40,10 @@ describe('the wsgistat command', () => {
   it('fails a missing source with exit 1, one stderr line, and an error record on stdout', async () => {
     const run = await wsgistat(['app=unix:///nonexistent/x.sock']);
     expect(run.code).to.equal(1);
-    expect(run.stderr).to.equal('wsgistat: error [source app=unix:///nonexistent/x.sock] unix socket /nonexistent/x.sock does not exist (is the server running, and is this the path it was given?)\n');
+    expect(run.stderr).to.equal('wsgistat: error [source app=unix:///nonexistent/x.sock] unix socket /nonexistent/x.sock does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)\n');
     expect(run.records).to.deep.equal([{
       time: run.records[0]!.time, host: hostname(), source: 'unix:///nonexistent/x.sock', label: 'app', server: 'uwsgi', type: 'error',
-      code: 'not_found', message: 'unix socket /nonexistent/x.sock does not exist (is the server running, and is this the path it was given?)',
+      code: 'not_found', message: 'unix socket /nonexistent/x.sock does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)',
     }]);
   });
 

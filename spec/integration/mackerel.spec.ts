@@ -166,7 +166,7 @@ describe('--format mackerel against real servers', function () {
     const run = await a.run([`web=${u.stats}`, `old=unix://${missing}`]);
     expect(run.code).to.equal(1);
     expect(names(run)).to.deep.equal(GAUGES.map((n) => `uwsgi.web.${n}`));
-    expect(run.stderr).to.equal(`wsgistat: error [source old=unix://${missing}] unix socket ${missing} does not exist (is the server running, and is this the path it was given?)\n`);
+    expect(run.stderr).to.equal(`wsgistat: error [source old=unix://${missing}] unix socket ${missing} does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)\n`);
     const meta = await a.run([`web=${u.stats}`, `old=unix://${missing}`], { MACKEREL_AGENT_PLUGIN_META: '1' });
     expect(meta.code).to.equal(1);
     expect(defined(meta).every((n) => n.startsWith('uwsgi.web.'))).to.equal(true);

@@ -141,13 +141,13 @@ describe('wsgistat against real uWSGI', function () {
       const b = await uwsgi(this, { stats: 'tcp', workers: 2, threads: 1 });
       const run = await wsgistat([`app1=${a.stats}`, 'gone=unix:///nonexistent/wsgistat.sock', `app2=${b.stats}`]);
       expect(run.code).to.equal(1);
-      expect(run.stderr).to.equal('wsgistat: error [source gone=unix:///nonexistent/wsgistat.sock] unix socket /nonexistent/wsgistat.sock does not exist (is the server running, and is this the path it was given?)\n');
+      expect(run.stderr).to.equal('wsgistat: error [source gone=unix:///nonexistent/wsgistat.sock] unix socket /nonexistent/wsgistat.sock does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)\n');
       const summaries = run.records.filter((r) => r.type === 'summary');
       expect(summaries.map((s) => [s.label, s.source, s.workers])).to.deep.equal([['app1', a.stats, 1], ['app2', b.stats, 2]]);
       const errors = run.records.filter((r) => r.type === 'error');
       expect(errors).to.deep.equal([{
         time: errors[0]!.time, host: hostname(), source: 'unix:///nonexistent/wsgistat.sock', label: 'gone', server: 'uwsgi', type: 'error',
-        code: 'not_found', message: 'unix socket /nonexistent/wsgistat.sock does not exist (is the server running, and is this the path it was given?)',
+        code: 'not_found', message: 'unix socket /nonexistent/wsgistat.sock does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)',
       }]);
     });
   });

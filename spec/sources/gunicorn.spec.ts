@@ -96,7 +96,7 @@ describe('gunicorn status files', () => {
     it('names a missing file', async () => {
       const source = createSource({ address: parseAddress(`gunicorn://${dir}/none.json`), timeoutMs: 100, maxBytes: 1000 }, { records: new Set(['summary']), vars: { kind: 'none' } });
       const e = await source.collect().catch((x) => x);
-      expect([e.code, e.message]).to.deep.equal(['not_found', `status file ${dir}/none.json does not exist (is the server running, and is this the path it was given?)`]);
+      expect([e.code, e.message]).to.deep.equal(['not_found', `status file ${dir}/none.json does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)`]);
     });
 
     it('checks entries against the pids alive on this host', async () => {

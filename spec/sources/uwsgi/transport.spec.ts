@@ -97,7 +97,7 @@ describe('reading a stats server', () => {
     it('names a missing socket file', async () => {
       const e = await failure('unix:///nonexistent/wsgistat/stats.sock');
       expect(e.code).to.equal('not_found');
-      expect(e.message).to.equal('unix socket /nonexistent/wsgistat/stats.sock does not exist (is the server running, and is this the path it was given?)');
+      expect(e.message).to.equal('unix socket /nonexistent/wsgistat/stats.sock does not exist (is the server running, and is this the path it was given? wsgistat discover lists the servers running here)');
     });
 
     it('names a missing abstract socket as refused', async () => {
