@@ -22,7 +22,7 @@
 //   address length), loaded only when an abstract address is read.
 
 import { createRequire } from 'node:module';
-import net from 'node:net';
+import type { Socket } from 'node:net';
 import { basename, dirname, relative } from 'node:path';
 import type { Address } from '../endpoint.js';
 import { describeEndpoint } from '../endpoint.js';
@@ -67,7 +67,7 @@ type Target = { path: string; abstract?: boolean } | { host: string; port: numbe
  *  window (`probe`); send nothing and wait (`never`). */
 type Send = 'now' | 'probe' | 'never';
 
-type AbstractConnect = (name: string, onConnect: () => void) => net.Socket;
+type AbstractConnect = (name: string, onConnect: () => void) => Socket;
 let abstractConnect: AbstractConnect | null | undefined;
 
 /** The optional native addon for exact-length abstract addresses, or null when not installed. */
@@ -116,7 +116,7 @@ function targets(addr: Address): Target[] {
  *  are copied out of it at once, so concurrent reads can share it. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-function openSocket(target: Target, onConnect: () => void, onChunk: (chunk: Buffer) => void): net.Socket {
+function openSocket(target: Target, onConnect: () => void, onChunk: (chunk: Buffer) => void): Socket {
   if ('abstract' in target && target.abstract) {
     const socket = abstractAddon()!(target.path, onConnect);
     socket.on('data', onChunk);
@@ -130,13 +130,18 @@ function openSocket(target: Target, onConnect: () => void, onChunk: (chunk: Buff
     },
   };
   return 'path' in target
-    ? net.connect({ path: target.path, onread }, onConnect)
-    : net.connect({ host: target.host, port: target.port, onread }, onConnect);
+    ? net!.connect({ path: target.path, onread }, onConnect)
+    : net!.connect({ host: target.host, port: target.port, onread }, onConnect);
 }
 
 /** Why an abstract socket may be refused when the addon is missing. */
 const NO_ADDON = ' (uWSGI binds abstract names in a form Node 20 cannot address without the optional ' +
   'abstract-socket module, which needs a C++ compiler at install time; reinstall with one, or give uWSGI a path socket)';
+
+/** node:net, loaded by the first socket read: a run that reads only files (gunicorn's hooks
+ *  directory, file:, prometheus_client's directory) and writes stdout by descriptor then loads
+ *  none of Node's socket and stream modules. */
+let net: typeof import('node:net') | undefined;
 
 /** A reset before the first byte: the server was raw and our request made it reset. */
 class ResetBeforeAnswer extends SourceError {}
@@ -145,6 +150,7 @@ class ResetBeforeAnswer extends SourceError {}
  *  `onSilence` decides what a raw read does when nothing came within the probe window. */
 export async function fetchStats(addr: Address, limits: ReadLimits, onSilence?: OnSilence): Promise<Fetched> {
   const started = Date.now();
+  net ??= await import('node:net');
   const left = () => Math.max(1, limits.timeoutMs - (Date.now() - started));
   const all = targets(addr);
   let send: Send = addr.mode === 'http' ? 'now' : onSilence ? 'probe' : 'never';
