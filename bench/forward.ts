@@ -1,11 +1,13 @@
 // Sustained delivery over the forward protocol, with an ack per chunk (issue #15 goal: at least
 // 100,000 records per second to a fast receiver; the real Fluentd's figure beside it).
-// `npm run bench:forward` (ROUNDS=N for more than 5 rounds, FLUENTD=0 to leave the real one out).
+// `npm run bench:forward` (ROUNDS=N for more than 5 rounds, BATCH=N for one batch size, FLUENTD=0 to
+// leave the real one out).
 //
 // Three figures, for batches of 1,000 and 10,000 records:
 // - encode: packBatch alone (JSON lines, as the backlog keeps them, to one PackedForward message);
 // - fast receiver: a receiver in its own process that reads each message, counts its `size`
-//   and acks its chunk at once (the least a receiver can do), so wsgistat's side is what is timed;
+//   and acks its chunk at once without decoding the events (the least a receiver can do), so that
+//   wsgistat's side is what is timed;
 // - Fluentd: a real Fluentd 1.15.3 in_forward (spec/helpers/fluentd.ts), events to a null output
 //   whose count monitor_agent reports, so that every record is checked to have arrived.
 // wsgistat's side is the real sink: the delivery sink with its backlog and spool, the forward
@@ -19,7 +21,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deliverySink } from '../lib/sinks/delivery.js';
 import { forwardTransport } from '../lib/sinks/forward/transport.js';
-import { packBatch, newEncoder } from '../lib/sinks/forward/wire.js';
+import { packBatch } from '../lib/sinks/forward/wire.js';
+import { PackWriter } from '../lib/sinks/forward/writer.js';
 import { Spool } from '../lib/sinks/spool.js';
 import { toJson } from '../lib/records/serialize.js';
 import { decodeJson } from '../lib/sources/json.js';
@@ -29,20 +32,38 @@ import { startFluentdWith, FLUENTD } from '../spec/helpers/fluentd.js';
 import { freePort } from '../spec/helpers/servers.js';
 
 const ROUNDS = Math.max(5, Number(process.env.ROUNDS ?? 5));
-const BATCHES = [1_000, 10_000];
+const BATCHES = process.env.BATCH ? [Number(process.env.BATCH)] : [1_000, 10_000];
 const TOTAL = 200_000;
 
-// Reads [tag, bin, {size, chunk}] messages; counts size; acks. decodeMultiStream copies nothing of
-// the bin but a view, so this costs far less than the sender's encoding.
+// Reads [tag, bin, {size, chunk}] messages as wsgistat writes them, skipping the bin's bytes
+// without copying or decoding them (@msgpack/msgpack's stream decoder copies its buffer at every
+// chunk: quadratic in a 4 MB message, and slower than the sender); counts size; acks the chunk.
 const RECEIVER = `
 const net = require('node:net');
-const { decodeMultiStream, encode } = require('@msgpack/msgpack');
+const { encode } = require('@msgpack/msgpack');
 let events = 0;
 const server = net.createServer(async (s) => {
+  const q = [];
+  let have = 0, wake = null, closed = false;
+  s.on('data', (d) => { q.push(d); have += d.length; if (wake) { const w = wake; wake = null; w(); } });
+  s.on('close', () => { closed = true; if (wake) wake(); });
   s.on('error', () => {});
+  const need = async (n) => { while (have < n) { if (closed) throw new Error('closed'); await new Promise((r) => (wake = r)); } };
+  const drop = (n) => { have -= n; while (n > 0) { const c = q[0]; if (c.length <= n) { n -= c.length; q.shift(); } else { q[0] = c.subarray(n); n = 0; } } };
+  const take = async (n) => { await need(n); const out = Buffer.allocUnsafe(n); let o = 0; while (o < n) { const c = q[0]; const k = Math.min(c.length, n - o); c.copy(out, o, 0, k); o += k; if (k === c.length) q.shift(); else q[0] = c.subarray(k); } have -= n; return out; };
+  const length = async (t, small, b8, b16, b32) => (t & small.mask) === small.tag ? t & ~small.mask : t === b8 ? (await take(1))[0] : t === b16 ? (await take(2)).readUInt16BE(0) : t === b32 ? (await take(4)).readUInt32BE(0) : NaN;
+  const str = async () => { const t = (await take(1))[0]; const n = await length(t, { mask: 0xe0, tag: 0xa0 }, 0xd9, 0xda, 0xdb); return (await take(n)).toString(); };
+  const uint = async () => { const t = (await take(1))[0]; return t < 0x80 ? t : t === 0xcc ? (await take(1))[0] : t === 0xcd ? (await take(2)).readUInt16BE(0) : (await take(4)).readUInt32BE(0); };
   try {
-    for await (const m of decodeMultiStream(s, { maxBinLength: 1 << 30 })) {
-      const opt = m[2];
+    for (;;) {
+      if ((await take(1))[0] !== 0x93) throw new Error('not a PackedForward message');
+      await str();
+      const bin = await length((await take(1))[0], { mask: 0xff, tag: -1 }, 0xc4, 0xc5, 0xc6);
+      await need(bin);
+      drop(bin);
+      await take(1); // fixmap 2
+      const opt = {};
+      for (let i = 0; i < 2; i++) { const k = await str(); opt[k] = k === 'size' ? await uint() : await str(); }
       events += opt.size;
       s.write(encode({ ack: opt.chunk }));
     }
@@ -66,15 +87,22 @@ function records(n: number): Rec[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 
-/** records/s of packBatch alone, over about TOTAL records. */
+/** records/s of packBatch alone, over about TOTAL records. Each batch's lines are made anew by the
+ *  serializer, untimed, as the sink makes them: lines parsed again and again would be flat strings
+ *  already, and faster than a sink's ever are. */
 function encodeRate(perBatch: number): number {
-  const lines = records(perBatch).map(toJson);
-  const encoder = newEncoder();
-  packBatch('bench.stats', lines, encoder); // warm
+  const recs = records(perBatch);
+  const writer = new PackWriter();
+  packBatch('bench.stats', recs.map(toJson), writer); // warm
   const n = Math.max(1, Math.round(TOTAL / perBatch));
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) packBatch('bench.stats', lines, encoder);
-  return (n * perBatch) / (Number(process.hrtime.bigint() - start) / 1e9);
+  let ns = 0n;
+  for (let i = 0; i < n; i++) {
+    const lines = recs.map(toJson);
+    const start = process.hrtime.bigint();
+    packBatch('bench.stats', lines, writer);
+    ns += process.hrtime.bigint() - start;
+  }
+  return (n * perBatch) / (Number(ns) / 1e9);
 }
 
 /** records/s through the real sink to a forward receiver, every record counted there. */
@@ -90,8 +118,9 @@ async function deliverRate(port: number, perBatch: number, count: () => Promise<
     const start = process.hrtime.bigint();
     for (let i = 0; i < batches; i++) {
       await sink.write(batch);
-      // Keep the queue in memory, as a receiver that keeps up does.
-      while (sink.pending() > 4 * perBatch) await new Promise((r) => setImmediate(r));
+      // Keep a batch or two queued behind the one in flight, as a receiver that keeps up does; a
+      // 1 ms poll, not setImmediate, which would spin and take the CPU the sender needs.
+      while (sink.pending() > 2 * perBatch) await new Promise((r) => setTimeout(r, 1));
     }
     await sink.idle();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;

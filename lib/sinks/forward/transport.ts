@@ -26,7 +26,8 @@ import * as log from '../../log.js';
 import { toJson } from '../../records/serialize.js';
 import type { Outcome, Transport } from '../delivery.js';
 import { AuthError, Connection, type ConnectOptions, type Endpoint } from './connection.js';
-import { newEncoder, packBatch } from './wire.js';
+import { packBatch } from './wire.js';
+import { PackWriter } from './writer.js';
 
 export interface ForwardServer extends Endpoint {
   weight: number;
@@ -63,7 +64,7 @@ export function defaultSelfHostname(): string {
 }
 
 export function forwardTransport(opts: ForwardTransportOptions): Transport & { servers(): { where: string; aside: boolean }[] } {
-  const encoder = newEncoder();
+  const writer = new PackWriter();
   const states: State[] = opts.servers.map((s) => ({ server: s, where: `${s.host}:${s.port}`, asideUntil: 0, hold: HOLD_MIN_MS, current: 0 }));
   let closed = false;
   const component = `sink ${opts.name}` as const;
@@ -135,7 +136,7 @@ export function forwardTransport(opts: ForwardTransportOptions): Transport & { s
     async send(lines: string[]): Promise<Outcome> {
       let packed;
       try {
-        packed = packBatch(opts.tag, lines, encoder);
+        packed = packBatch(opts.tag, lines, writer);
       } catch (e) {
         return { ok: false, retry: false, status: 0, reason: `cannot pack the batch for the forward protocol (${(e as Error).message})` };
       }

@@ -3,18 +3,19 @@
 // as msgpack ext type 0 (8 bytes: seconds, nanoseconds, each 32-bit big-endian). Never a float
 // time: Fluentd 1.19+ drops those and acks them anyway (protocols.md §3).
 //
-// The records come from the JSON lines the backlog keeps. Records are flat, so their numbers are
-// the only care: every integer beyond 32 bits is sent as a msgpack 64-bit integer of the digits
-// stdout printed (BigInt(String(v))), never as a float64, so Fluentd stores the integer stdout
-// printed: a `vsz` over 4 GiB stays an Integer (@msgpack/msgpack, with useBigInt64 for the
-// integers beyond 2^53, would write the others as float64, and Ruby would store 5000000000.0).
+// The records come from the JSON lines the backlog keeps, written by writer.ts straight into the
+// message. Records are flat, so their numbers are the only care: every integer beyond 32 bits is
+// sent as a msgpack 64-bit integer of the digits stdout printed, never as a float64, so Fluentd
+// stores the integer stdout printed: a `vsz` over 4 GiB stays an Integer (Ruby would store
+// 5000000000.0 for a float).
 //
 // The chunk id is derived from the batch's lines: the same batch, resent after an ack timeout or
 // read back from the spool by the next run, carries the same id, so a receiver (or a person
 // reading its logs) can tell a resend from new data.
 
 import { createHash } from 'node:crypto';
-import { Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { ExtensionCodec } from '@msgpack/msgpack';
+import { PackWriter } from './writer.js';
 
 export class EventTime {
   constructor(readonly sec: number, readonly nsec: number) {}
@@ -51,31 +52,17 @@ codec.register({
 
 export const extensionCodec = codec;
 
-const TWO_63 = 2 ** 63;
-const TWO_64 = 2 ** 64;
-const TWO_32 = 2 ** 32;
-const TWO_31 = 2 ** 31;
-
-/** A record read back from its JSON line, with integers beyond 32 bits as 64-bit integers. */
-export function recordOf(line: string): Record<string, unknown> {
-  const r = JSON.parse(line) as Record<string, unknown>;
-  for (const k in r) {
-    const v = r[k];
-    if (typeof v === 'number' && (v >= TWO_32 || v < -TWO_31) && Number.isInteger(v) && v > -TWO_63 && v < TWO_64) r[k] = BigInt(String(v)); // the digits stdout printed
-  }
-  return r;
-}
-
 /** The event time of a record: its `time` (epoch seconds), or now. */
 export function eventTimeOf(r: Record<string, unknown>): EventTime {
   const t = r.time;
   return EventTime.of(typeof t === 'number' && Number.isFinite(t) && t >= 0 ? t : Date.now() / 1000);
 }
 
-/** The chunk id of a batch: 16 bytes of SHA-256 over its lines, base64 (as out_forward's are). */
+/** The chunk id of a batch: 16 bytes of SHA-256 over its lines, each ended by a newline, base64 (as
+ *  out_forward's are). One update: a call per line cost more than the hashing. */
 export function chunkIdOf(lines: readonly string[]): string {
   const h = createHash('sha256');
-  for (const l of lines) h.update(l).update('\n');
+  if (lines.length > 0) h.update(`${lines.join('\n')}\n`);
   return h.digest().subarray(0, 16).toString('base64');
 }
 
@@ -86,23 +73,46 @@ export interface Packed {
   size: number;
 }
 
-/** One PackedForward message for a batch of JSON lines. */
-export function packBatch(tag: string, lines: readonly string[], encoder = newEncoder()): Packed {
-  const entries = new Array<[EventTime, Record<string, unknown>]>(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const r = recordOf(lines[i]!);
-    entries[i] = [eventTimeOf(r), r];
+/** One PackedForward message for a batch of JSON lines: `[tag, bin(entries), {size, chunk}]`, the
+ *  entries written in place after room for the header, which is written last, when the bin's
+ *  length is known. */
+export function packBatch(tag: string, lines: readonly string[], writer = new PackWriter()): Packed {
+  let estimate = 64;
+  for (const l of lines) estimate += l.length + 16;
+  const tagBytes = Buffer.byteLength(tag, 'utf8');
+  writer.begin(estimate, 1 + 5 + tagBytes + 5);
+  const entries = writer.offset;
+  for (const line of lines) {
+    const r = JSON.parse(line) as Record<string, unknown>;
+    const t = eventTimeOf(r);
+    writer.u8(0x92);
+    writer.eventTime(t.sec, t.nsec);
+    writer.map(r);
   }
-  // The entries are one msgpack array; the bin is that array without its header: the entries
-  // back to back.
-  const all = encoder.encode(entries);
-  const n = lines.length;
-  const head = n < 16 ? 1 : n < 65536 ? 3 : 5;
+  const start = writer.prefix(headerOf(tag, tagBytes, writer.offset - entries), entries);
   const chunk = chunkIdOf(lines);
-  const bytes = encoder.encode([tag, all.subarray(head), { size: n, chunk }]);
-  return { bytes, chunk, size: n };
+  writer.mapHeader(2);
+  writer.str('size');
+  writer.uint(lines.length);
+  writer.str('chunk');
+  writer.str(chunk);
+  return { bytes: writer.bytes(start), chunk, size: lines.length };
 }
 
-export function newEncoder(): Encoder {
-  return new Encoder({ extensionCodec: codec, useBigInt64: true, ignoreUndefined: true });
+/** fixarray(3), the tag as a str, the bin's header. */
+function headerOf(tag: string, tagBytes: number, binLength: number): Buffer {
+  const tagHead = tagBytes < 32 ? 1 : tagBytes < 0x100 ? 2 : tagBytes < 0x10000 ? 3 : 5;
+  const binHead = binLength < 0x100 ? 2 : binLength < 0x10000 ? 3 : 5;
+  const h = Buffer.allocUnsafe(1 + tagHead + tagBytes + binHead);
+  h[0] = 0x93;
+  let at = 1;
+  if (tagHead === 1) h[at++] = 0xa0 | tagBytes;
+  else if (tagHead === 2) (h[at] = 0xd9), h.writeUInt8(tagBytes, at + 1), (at += 2);
+  else if (tagHead === 3) (h[at] = 0xda), h.writeUInt16BE(tagBytes, at + 1), (at += 3);
+  else (h[at] = 0xdb), h.writeUInt32BE(tagBytes, at + 1), (at += 5);
+  at += h.write(tag, at, 'utf8');
+  if (binHead === 2) (h[at] = 0xc4), h.writeUInt8(binLength, at + 1);
+  else if (binHead === 3) (h[at] = 0xc5), h.writeUInt16BE(binLength, at + 1);
+  else (h[at] = 0xc6), h.writeUInt32BE(binLength, at + 1);
+  return h;
 }
