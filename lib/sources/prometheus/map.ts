@@ -120,8 +120,8 @@ function withoutScrape(f: MetricFamily | undefined, endpoint: string | undefined
 }
 
 /** The accept backlog summed over listeners, each listener's gauge taken once (the max over the
- *  per-pid copies of live pids). */
-function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): number {
+ *  per-pid copies of live pids), and the listeners' labels. */
+function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): { total: number; listeners: string[] } {
   const byListener = new Map<string, number>();
   for (const s of backlogFam.samples) {
     const pid = pidOf(s);
@@ -129,7 +129,21 @@ function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): 
     const key = s.labels.listener ?? '';
     byListener.set(key, Math.max(byListener.get(key) ?? 0, s.value));
   }
-  return [...byListener.values()].reduce((a, b) => a + b, 0);
+  return { total: [...byListener.values()].reduce((a, b) => a + b, 0), listeners: [...byListener.keys()] };
+}
+
+/** gunicorn names a TCP listener `http://127.0.0.1:8000` (`https://`, `http://[::1]:8000`); a
+ *  unix one `unix:/path`, which has no host:port. */
+const hostPort = (listener: string) => /^https?:\/\/((?:\[[0-9a-fA-F:.]+\]|[^/:]+):\d+)$/.exec(listener)?.[1];
+
+/** The summary's backlog fields, as the wsgistat hooks give them: the backlog is gunicorn's accept
+ *  queue figure (listen_queue, which the stall check reads), with its address when one listener. */
+function addBacklog(summary: Body, backlogFam: MetricFamily, alive: MapOptions['alive']): void {
+  const b = listenerBacklog(backlogFam, alive);
+  summary.backlog = b.total;
+  summary.listen_queue = b.total;
+  const address = b.listeners.length === 1 ? hostPort(b.listeners[0]!) : undefined;
+  if (address) summary.backlog_address = address;
 }
 
 type Gauges = Record<'inFlight' | 'conns' | 'connsMax' | 'threads' | 'active' | 'pending', Map<number, number>>;
@@ -184,7 +198,7 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   Object.assign(summary, statusCounts(requests, opts.names?.status_label));
 
   // The backlog of each listener, once: every pid may hold a copy of the same gauge.
-  if (backlogFam) summary.backlog = listenerBacklog(backlogFam, opts.alive);
+  if (backlogFam) addBacklog(summary, backlogFam, opts.alive);
 
   const workers = workerBodies(workerPids, gauges, inFlight !== undefined, summary);
   const total = (k: string) => (workers.some((w) => w[k] !== undefined) ? workers.reduce((a, w) => a + ((w[k] as number | undefined) ?? 0), 0) : undefined);
