@@ -76,7 +76,7 @@ const varsType: ValueType<VarsPolicy> = { parse: parseVars, show: (v) => (v.kind
 const path = text('a file path');
 
 const CONFIG: Option<string> = { flag: '--config', short: '-c', arg: 'FILE', type: path, defaultDoc: 'none', doc: 'read options and sources from a JSON file; flags override it' };
-const RECORDS: Option<Set<RecordType>> = { flag: '--records', short: '-r', key: 'records', arg: 'LIST', type: recordsType, default: new Set(['summary', 'worker']), doc: 'record types to print: summary, worker, core, app, socket, or all' };
+const RECORDS: Option<Set<RecordType>> = { flag: '--records', short: '-r', key: 'records', arg: 'LIST', type: recordsType, default: new Set(['summary', 'worker']), doc: `record types to print: ${RECORD_TYPES.join(', ')}, or all` };
 const VARS: Option<VarsPolicy> = { flag: '--vars', key: 'vars', arg: 'LIST', type: varsType, default: { kind: 'none' }, doc: 'request variables of busy cores to add to core records as var_NAME (NAME,NAME or all); they can hold secrets' };
 const ERROR_RECORDS: Option<boolean> = { flag: '--no-error-records', key: 'error_records', type: bool, default: true, defaultDoc: 'error records on', doc: 'do not print a type "error" record for a failed source (stderr still says why)' };
 const HOSTNAME: Option<string> = { flag: '--hostname', key: 'hostname', arg: 'NAME', type: text('a host name'), defaultDoc: "this machine's hostname", doc: 'value of the host field' };

@@ -41,6 +41,8 @@ export interface Mapped {
   /** The histogram's bucket upper bounds, µs. */
   bounds?: number[];
   notices: string[];
+  /** The families mapped to a role (the rest can be given as `metric` records: series.ts). */
+  mapped: Set<string>;
 }
 
 const base = (n: string) => n.replace(/_total$/, '');
@@ -169,7 +171,12 @@ function workerBodies(workerPids: number[], gauges: Gauges, hasInFlight: boolean
 
 export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions = {}): Mapped {
   const notices: string[] = [];
-  const fam = (r: Role) => find(families, r, opts.names);
+  const mapped = new Set<string>();
+  const fam = (r: Role) => {
+    const f = find(families, r, opts.names);
+    if (f) mapped.add(f.name);
+    return f;
+  };
   // The scrapes of /metrics are wsgistat's own requests, not the app's traffic.
   const requests = withoutScrape(fam('requests'), opts.scrapeEndpoint);
   const latency = withoutScrape(fam('latency'), opts.scrapeEndpoint);
@@ -212,5 +219,5 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   if (max(gauges.threads) !== undefined) summary.threads = max(gauges.threads);
   if (max(gauges.connsMax) !== undefined) summary.worker_connections = max(gauges.connsMax);
   if (!requests && !latency && pids.size === 0) notices.push('no family wsgistat knows (name them with "metrics" in the config file): only wsgistat_up-like facts to report');
-  return { bodies: [summary, ...workers], ...(h ? { histogram: h.counts, bounds: h.bounds } : {}), notices };
+  return { bodies: [summary, ...workers], ...(h ? { histogram: h.counts, bounds: h.bounds } : {}), notices, mapped };
 }
