@@ -61,7 +61,7 @@ describe('configuration', () => {
 
   it('reads flags in --flag value, --flag=value and short forms', () => {
     const c = resolve(['-r', 'all', '--timeout=500ms', '--max-bytes', '512K', '--vars', 'PATH_INFO,REQUEST_METHOD', '--no-error-records', '--hostname', 'web1', 'app=@stats']);
-    expect([...c.records]).to.deep.equal(['summary', 'worker', 'core', 'app', 'socket']);
+    expect([...c.records]).to.deep.equal(['summary', 'worker', 'core', 'app', 'socket', 'metric']);
     expect(c.sources[0]).to.deep.include({ label: 'app', timeoutMs: 500, maxBytes: 512 * 1024 });
     expect(c.vars).to.deep.equal({ kind: 'some', names: new Set(['PATH_INFO', 'REQUEST_METHOD']) });
     expect(c.errorRecords).to.equal(false);
