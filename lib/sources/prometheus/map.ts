@@ -75,17 +75,19 @@ function histogramOf(f: MetricFamily, notices: string[]): { counts: number[]; bo
   let sumS = 0;
   let count = 0;
   for (const s of f.samples) {
-    if (s.name.endsWith('_sum')) sumS += s.value;
-    else if (s.name.endsWith('_count')) count += s.value;
-    else if (s.name.endsWith('_bucket') && s.labels.le !== undefined) {
-      const { le, ...rest } = s.labels;
-      const key = JSON.stringify(rest);
-      const list = series.get(key) ?? [];
+    const le = s.labels.le;
+    if (le !== undefined && s.name.endsWith('_bucket')) {
+      // The series' key: its labels but le (a histogram of 10,000 series spends its time here).
+      let key = '';
+      for (const k in s.labels) if (k !== 'le') key += `${k}\u0000${s.labels[k]}\u0001`;
+      let list = series.get(key);
+      if (!list) series.set(key, (list = []));
       list.push({ le: le === '+Inf' ? Infinity : Number(le), v: s.value });
-      series.set(key, list);
-    }
+    } else if (s.name.endsWith('_sum')) sumS += s.value;
+    else if (s.name.endsWith('_count')) count += s.value;
   }
-  const all = [...series.values()].map((l) => l.sort((a, b) => a.le - b.le));
+  // prometheus_client writes buckets in order: sort only a series that is not.
+  const all = [...series.values()].map((l) => (l.every((b, k) => k === 0 || l[k - 1]!.le <= b.le) ? l : l.sort((a, b) => a.le - b.le)));
   if (all.length === 0) return undefined;
   const bounds = all[0]!.map((b) => b.le);
   if (all.some((l) => l.length !== bounds.length || l.some((b, k) => b.le !== bounds[k]))) {
@@ -192,7 +194,9 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   // Gauges of pids that are gone stay in the multiprocess files forever: not this server's now.
   const live = [...pids].filter((p) => !opts.alive || opts.alive(p)).sort((a, b) => a - b);
   const stale = pids.size - live.length;
-  const master = live.find((p) => live.some((c) => c !== p && opts.parentOf?.(c) === p));
+  // Each pid's parent read once (/proc/<pid>/stat), not once per pair.
+  const parents = new Set(live.map((c) => opts.parentOf?.(c)));
+  const master = live.find((p) => parents.has(p));
   const workerPids = live.filter((p) => p !== master);
 
   const summary: Body = { type: 'summary', workers: workerPids.length, workers_busy: 0, workers_idle: 0, stale_entries: stale };
