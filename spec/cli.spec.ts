@@ -75,7 +75,7 @@ describe('the wsgistat command', () => {
     try {
       const run = await wsgistat([fake.address(), '--records', 'nope']);
       expect([run.code, run.stdout]).to.deep.equal([2, '']);
-      expect(run.stderr).to.equal('wsgistat: error [config] --records: expected a list of record types (summary, worker, core, app, socket, emperor, vassal, all), got "nope"\n');
+      expect(run.stderr).to.equal('wsgistat: error [config] --records: expected a list of record types (summary, worker, core, app, socket, emperor, vassal, metric, all), got "nope"\n');
       expect(fake.received, 'no source was read').to.deep.equal([]);
     } finally {
       await fake.close();

@@ -61,7 +61,7 @@ describe('configuration', () => {
 
   it('reads flags in --flag value, --flag=value and short forms', () => {
     const c = resolve(['-r', 'all', '--timeout=500ms', '--max-bytes', '512K', '--vars', 'PATH_INFO,REQUEST_METHOD', '--no-error-records', '--hostname', 'web1', 'app=@stats']);
-    expect([...c.records]).to.deep.equal(['summary', 'worker', 'core', 'app', 'socket', 'emperor', 'vassal']);
+    expect([...c.records]).to.deep.equal(['summary', 'worker', 'core', 'app', 'socket', 'emperor', 'vassal', 'metric']);
     expect(c.sources[0]).to.deep.include({ label: 'app', timeoutMs: 500, maxBytes: 512 * 1024 });
     expect(c.vars).to.deep.equal({ kind: 'some', names: new Set(['PATH_INFO', 'REQUEST_METHOD']) });
     expect(c.errorRecords).to.equal(false);
@@ -92,7 +92,7 @@ describe('configuration', () => {
   describe('names the bad key, what was expected and what was given', () => {
     const cases: [string, () => string, string][] = [
       ['a bad duration flag', () => configError(['--timeout', 'fast', '/s']), '--timeout: expected a duration such as "3s", "500ms" or a number of seconds, got "fast"'],
-      ['a bad record type', () => configError(['--records', 'summary,workers', '/s']), '--records: expected a list of record types (summary, worker, core, app, socket, emperor, vassal, all), got "workers"'],
+      ['a bad record type', () => configError(['--records', 'summary,workers', '/s']), '--records: expected a list of record types (summary, worker, core, app, socket, emperor, vassal, metric, all), got "workers"'],
       ['an unknown flag', () => configError(['--timout', '1s']), 'unknown option --timout (did you mean --timeout?) (see wsgistat --help)'],
       ['a flag without its value', () => configError(['/s', '--records']), '--records needs a value: LIST (see wsgistat --help)'],
       ['a bad label', () => configError(['1app=/s']), 'source 1: source "1app=/s": cannot tell what kind of address this is (address forms: unix:///path, /path, @name, unix:@name, tcp://host:port, host:port, http://host:port, http+unix:///path, file:///path.json, gunicorn:///path.json, prometheus+http://host:port/metrics, prometheus+unix:///path, prometheus-multiproc:///dir)'],

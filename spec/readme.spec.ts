@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { addressTable, fieldsTable, optionsTable, outputTable } from './helpers/docs.js';
+import { addressTable, fieldsTable, optionsTable, outputTable, sourceKeysTable } from './helpers/docs.js';
 import { schemas, type SchemaName } from '../lib/records/schemas.js';
 import { wsgistat } from './helpers/run.js';
 import { GRAPHS } from '../lib/sinks/mackerel.js';
@@ -22,6 +22,10 @@ describe('README', () => {
   it('lists every address form and output of the source and output kinds, as they declare them', () => {
     expect(README).to.include(addressTable());
     expect(README).to.include(outputTable());
+  });
+
+  it('lists the keys of a source object in the config file, the kinds\' own (which have no flag) included', () => {
+    expect(README).to.include(sourceKeysTable());
   });
 
   for (const type of ['common', ...Object.keys(schemas)]) {

@@ -33,7 +33,7 @@ function fromObject(o: Record<string, unknown>, origin: Origin, defaults: Defaul
   }
   const spec = fromString(o.address, `${origin}.address`, defaults);
   const own = SOURCE_KINDS.find((k) => k.name === spec.address.kind)?.options ?? [];
-  onlyKeys(o, origin, ['address', 'label', ...SOURCE_OPTIONS.map((x) => x.key), ...own.map((x) => x.key!)]);
+  onlyKeys(o, origin, ['address', 'label', ...SOURCE_OPTIONS.map((x) => x.key), ...own.map((x) => x.key)]);
   if (o.label !== undefined) {
     if (typeof o.label !== 'string' || !LABEL.test(o.label)) bad(`${origin}.label`, 'a label: a letter, then letters, digits, _ . -', o.label);
     spec.label = o.label;
@@ -41,8 +41,8 @@ function fromObject(o: Record<string, unknown>, origin: Origin, defaults: Defaul
   for (const opt of SOURCE_OPTIONS) {
     if (o[opt.key] !== undefined) (spec as unknown as Record<string, unknown>)[field[opt.key]!] = opt.type.parse(o[opt.key], `${origin}.${opt.key}`);
   }
-  const mine = own.filter((x) => o[x.key!] !== undefined);
-  if (mine.length) spec.own = Object.fromEntries(mine.map((x) => [x.key!, x.type.parse(o[x.key!], `${origin}.${x.key}`)]));
+  const mine = own.filter((x) => o[x.key] !== undefined);
+  if (mine.length) spec.own = Object.fromEntries(mine.map((x) => [x.key, x.type.parse(o[x.key], `${origin}.${x.key}`)]));
   return spec;
 }
 

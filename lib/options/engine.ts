@@ -23,6 +23,16 @@ export interface Option<T = unknown> {
   repeatable?: boolean;
 }
 
+/** An option of the config file alone, with no flag: a setting of one source among several (a
+ *  key in that source's object), which one command line for every source could not give. --help,
+ *  the man page and the completions know only flags; the README lists these keys apart. */
+export type KeyOption<T = unknown> = Omit<Option<T>, 'flag' | 'short' | 'key' | 'repeatable'> & { key: string };
+
+/** A config-only option as the README shows it. */
+export function keyOptionDoc(o: KeyOption<any>): { key: string; arg?: string; default: string; doc: string } {
+  return { key: o.key, ...(o.arg ? { arg: o.arg } : {}), default: o.defaultDoc ?? (o.default !== undefined ? o.type.show(o.default) : 'none'), doc: o.doc };
+}
+
 /** An option as --help and the README show it. */
 export interface OptionDoc {
   flag: string;

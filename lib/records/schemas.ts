@@ -219,6 +219,13 @@ export const schemas = {
     zerg: num('1 for a zerg vassal'),
     stats_address: str("its own stats server, found from /proc as `wsgistat discover` finds it; absent when none was found (see stderr for why)"),
   }),
+  metric: schema({
+    name: str('a Prometheus source: the name of a sample wsgistat maps to no other record (x_total, x_bucket, ...)'),
+    metric_type: str("its family's type: counter, gauge, histogram, summary, untyped (OpenMetrics: also info, stateset, gaugehistogram, unknown)"),
+    value: num('the sample value, as exposed (a counter is its total: no rates); absent when not a finite number'),
+    value_text: str('NaN, +Inf or -Inf, when the value is one of those (JSON has no such number)'),
+    sample_time: num("the sample's own timestamp, epoch seconds, when the exposition gave one"),
+  }),
   error: schema({
     code: str('stable error code: not_found, not_a_file, permission_denied, connection_refused, connection_reset, timeout, still_reading, too_large, empty, truncated, invalid_json, not_stats, http_error, io_error'),
     message: str('what failed, where, and what came back'),

@@ -1,6 +1,6 @@
 // The record model: flat objects of scalars, one `type` each.
 
-export const RECORD_TYPES = ['summary', 'worker', 'core', 'app', 'socket', 'emperor', 'vassal'] as const;
+export const RECORD_TYPES = ['summary', 'worker', 'core', 'app', 'socket', 'emperor', 'vassal', 'metric'] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
 export type Scalar = string | number | boolean | null;

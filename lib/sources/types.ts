@@ -1,7 +1,7 @@
 // The contract every source kind meets: given its spec, collect one sample.
 
 import type { Address } from './endpoint.js';
-import type { Option } from '../options/engine.js';
+import type { KeyOption } from '../options/engine.js';
 import type { Body, RecordType } from '../records/types.js';
 
 /** Which request variables of a request in flight to emit (--vars). They hold cookies and
@@ -86,8 +86,8 @@ export interface SourceKind {
   readonly help: readonly (readonly [string, string])[];
   /** The README's rows. */
   readonly docs: readonly AddressDoc[];
-  /** Options of its own, per source (a key in a source's object in the config file). */
-  readonly options?: readonly Option<any>[];
+  /** Options of its own, per source: a key in a source's object in the config file, no flag. */
+  readonly options?: readonly KeyOption<any>[];
   /** Whether its server's listener is found without --listen (the backlog step). */
   readonly findsListener?: boolean;
   create(spec: SourceSpec, shape: ShapeOptions): Source;

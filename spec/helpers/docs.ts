@@ -4,7 +4,8 @@
 
 import { OPTIONS } from '../../lib/config.js';
 import { schemas, type SchemaName } from '../../lib/records/schemas.js';
-import { SOURCE_KINDS } from '../../lib/sources/index.js';
+import { SOURCE_KINDS, SOURCE_OPTIONS } from '../../lib/sources/index.js';
+import { keyOptionDoc, optionDoc } from '../../lib/options/engine.js';
 import { SINK_KINDS } from '../../lib/sinks/index.js';
 
 const COMMON = ['time', 'host', 'source', 'label', 'vassal', 'server', 'type'];
@@ -24,6 +25,20 @@ export function addressTable(): string {
   return ['| address | reads |', '| --- | --- |', ...rows].join('\n');
 }
 
+/** The README's table of the keys of a source's object in the config file: those every source
+ *  has (with their flags), then each kind's own, which have no flag. */
+export function sourceKeysTable(): string {
+  const every = SOURCE_OPTIONS.map((o) => {
+    const d = optionDoc(o);
+    return `| \`${o.key}\` | every source (flag: \`${o.flag}\`) | ${d.default} | ${d.doc} |`;
+  });
+  const own = SOURCE_KINDS.flatMap((k) => (k.options ?? []).map((o) => {
+    const d = keyOptionDoc(o);
+    return `| \`${d.key}\` | ${k.name} sources only (no flag) | ${d.default} | ${d.doc} |`;
+  }));
+  return ['| key | for | default | meaning |', '| --- | --- | --- | --- |', ...every, ...own].join('\n');
+}
+
 /** The README's output table, from the output kinds' declarations. */
 export function outputTable(): string {
   const rows = SINK_KINDS.flatMap((k) => k.docs).map((d) => `| ${d.output} | ${d.does} |`);
@@ -38,6 +53,6 @@ export function fieldsTable(type: SchemaName | 'common'): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(`${optionsTable()}\n\n${addressTable()}\n\n${outputTable()}\n`);
+  console.log(`${optionsTable()}\n\n${addressTable()}\n\n${outputTable()}\n\n${sourceKeysTable()}\n`);
   for (const t of ['common', ...Object.keys(schemas)] as const) console.log(`### ${t}\n\n${fieldsTable(t as SchemaName | 'common')}\n`);
 }

@@ -11,6 +11,7 @@ import { isLocal } from '../uwsgi/liveness.js';
 import { fetchMetrics } from './fetch.js';
 import { mapFamilies, type MapOptions } from './map.js';
 import { formatOf, parseExposition, ParseError, type MetricFamily } from './parse.js';
+import { metricBodies } from './series.js';
 
 const parentOf = (pid: number) => {
   try {
@@ -25,6 +26,7 @@ export function sampleOf(families: MetricFamily[], spec: SourceSpec, shape: Shap
   const opts: MapOptions = { names: spec.own?.metrics as MapOptions['names'], ...(local ? { alive: pidAlive, parentOf } : {}), ...(scrapeEndpoint ? { scrapeEndpoint } : {}) };
   const m = mapFamilies(families, opts);
   const bodies = m.bodies.filter((b) => shape.records.has(b.type as 'summary'));
+  if (shape.records.has('metric')) bodies.push(...metricBodies(families, m.mapped, opts.alive));
   return {
     server: 'gunicorn',
     bodies,

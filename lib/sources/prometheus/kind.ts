@@ -49,7 +49,7 @@ export const prometheusKind: SourceKind = {
     { forms: '`prometheus+http://127.0.0.1:8001/metrics`, `prometheus+https://...`, `prometheus+unix:///run/app.sock` (path `/metrics`)', reads: 'a gunicorn instrumented with prometheus_client: its `/metrics` in the text format (or OpenMetrics), mapped to the same records (see [Prometheus sources](#prometheus-sources))' },
     { forms: '`prometheus-multiproc:///run/prometheus`', reads: "prometheus_client's multiprocess directory (`PROMETHEUS_MULTIPROC_DIR`) itself: the same records, read from its memory-mapped files, even while every worker is busy (layout of prometheus_client 0.16)" },
   ],
-  options: [{ flag: '--metrics-names', key: 'metrics', arg: 'JSON', type: names, defaultDoc: 'the names of the known setups', doc: 'per source in the config file: the metric family of each role (requests, latency, in_flight, backlog, ...)' }],
+  options: [{ key: 'metrics', arg: 'OBJECT', type: names, defaultDoc: 'the names of the known setups', doc: `the metric family of each role (${Object.keys(ROLES).join(', ')}), and status_label: the label of the status code; e.g. {"requests": "app_requests_total", "status_label": "code"}` }],
   findsListener: false,
   create: prometheusSource,
 };

@@ -41,6 +41,8 @@ export interface Mapped {
   /** The histogram's bucket upper bounds, µs. */
   bounds?: number[];
   notices: string[];
+  /** The families mapped to a role (the rest can be given as `metric` records: series.ts). */
+  mapped: Set<string>;
 }
 
 const base = (n: string) => n.replace(/_total$/, '');
@@ -73,17 +75,19 @@ function histogramOf(f: MetricFamily, notices: string[]): { counts: number[]; bo
   let sumS = 0;
   let count = 0;
   for (const s of f.samples) {
-    if (s.name.endsWith('_sum')) sumS += s.value;
-    else if (s.name.endsWith('_count')) count += s.value;
-    else if (s.name.endsWith('_bucket') && s.labels.le !== undefined) {
-      const { le, ...rest } = s.labels;
-      const key = JSON.stringify(rest);
-      const list = series.get(key) ?? [];
+    const le = s.labels.le;
+    if (le !== undefined && s.name.endsWith('_bucket')) {
+      // The series' key: its labels but le (a histogram of 10,000 series spends its time here).
+      let key = '';
+      for (const k in s.labels) if (k !== 'le') key += `${k}\u0000${s.labels[k]}\u0001`;
+      let list = series.get(key);
+      if (!list) series.set(key, (list = []));
       list.push({ le: le === '+Inf' ? Infinity : Number(le), v: s.value });
-      series.set(key, list);
-    }
+    } else if (s.name.endsWith('_sum')) sumS += s.value;
+    else if (s.name.endsWith('_count')) count += s.value;
   }
-  const all = [...series.values()].map((l) => l.sort((a, b) => a.le - b.le));
+  // prometheus_client writes buckets in order: sort only a series that is not.
+  const all = [...series.values()].map((l) => (l.every((b, k) => k === 0 || l[k - 1]!.le <= b.le) ? l : l.sort((a, b) => a.le - b.le)));
   if (all.length === 0) return undefined;
   const bounds = all[0]!.map((b) => b.le);
   if (all.some((l) => l.length !== bounds.length || l.some((b, k) => b.le !== bounds[k]))) {
@@ -120,8 +124,8 @@ function withoutScrape(f: MetricFamily | undefined, endpoint: string | undefined
 }
 
 /** The accept backlog summed over listeners, each listener's gauge taken once (the max over the
- *  per-pid copies of live pids). */
-function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): number {
+ *  per-pid copies of live pids), and the listeners' labels. */
+function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): { total: number; listeners: string[] } {
   const byListener = new Map<string, number>();
   for (const s of backlogFam.samples) {
     const pid = pidOf(s);
@@ -129,7 +133,21 @@ function listenerBacklog(backlogFam: MetricFamily, alive: MapOptions['alive']): 
     const key = s.labels.listener ?? '';
     byListener.set(key, Math.max(byListener.get(key) ?? 0, s.value));
   }
-  return [...byListener.values()].reduce((a, b) => a + b, 0);
+  return { total: [...byListener.values()].reduce((a, b) => a + b, 0), listeners: [...byListener.keys()] };
+}
+
+/** gunicorn names a TCP listener `http://127.0.0.1:8000` (`https://`, `http://[::1]:8000`); a
+ *  unix one `unix:/path`, which has no host:port. */
+const hostPort = (listener: string) => /^https?:\/\/((?:\[[0-9a-fA-F:.]+\]|[^/:]+):\d+)$/.exec(listener)?.[1];
+
+/** The summary's backlog fields, as the wsgistat hooks give them: the backlog is gunicorn's accept
+ *  queue figure (listen_queue, which the stall check reads), with its address when one listener. */
+function addBacklog(summary: Body, backlogFam: MetricFamily, alive: MapOptions['alive']): void {
+  const b = listenerBacklog(backlogFam, alive);
+  summary.backlog = b.total;
+  summary.listen_queue = b.total;
+  const address = b.listeners.length === 1 ? hostPort(b.listeners[0]!) : undefined;
+  if (address) summary.backlog_address = address;
 }
 
 type Gauges = Record<'inFlight' | 'conns' | 'connsMax' | 'threads' | 'active' | 'pending', Map<number, number>>;
@@ -155,7 +173,12 @@ function workerBodies(workerPids: number[], gauges: Gauges, hasInFlight: boolean
 
 export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions = {}): Mapped {
   const notices: string[] = [];
-  const fam = (r: Role) => find(families, r, opts.names);
+  const mapped = new Set<string>();
+  const fam = (r: Role) => {
+    const f = find(families, r, opts.names);
+    if (f) mapped.add(f.name);
+    return f;
+  };
   // The scrapes of /metrics are wsgistat's own requests, not the app's traffic.
   const requests = withoutScrape(fam('requests'), opts.scrapeEndpoint);
   const latency = withoutScrape(fam('latency'), opts.scrapeEndpoint);
@@ -171,7 +194,9 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   // Gauges of pids that are gone stay in the multiprocess files forever: not this server's now.
   const live = [...pids].filter((p) => !opts.alive || opts.alive(p)).sort((a, b) => a - b);
   const stale = pids.size - live.length;
-  const master = live.find((p) => live.some((c) => c !== p && opts.parentOf?.(c) === p));
+  // Each pid's parent read once (/proc/<pid>/stat), not once per pair.
+  const parents = new Set(live.map((c) => opts.parentOf?.(c)));
+  const master = live.find((p) => parents.has(p));
   const workerPids = live.filter((p) => p !== master);
 
   const summary: Body = { type: 'summary', workers: workerPids.length, workers_busy: 0, workers_idle: 0, stale_entries: stale };
@@ -184,7 +209,7 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   Object.assign(summary, statusCounts(requests, opts.names?.status_label));
 
   // The backlog of each listener, once: every pid may hold a copy of the same gauge.
-  if (backlogFam) summary.backlog = listenerBacklog(backlogFam, opts.alive);
+  if (backlogFam) addBacklog(summary, backlogFam, opts.alive);
 
   const workers = workerBodies(workerPids, gauges, inFlight !== undefined, summary);
   const total = (k: string) => (workers.some((w) => w[k] !== undefined) ? workers.reduce((a, w) => a + ((w[k] as number | undefined) ?? 0), 0) : undefined);
@@ -198,5 +223,5 @@ export function mapFamilies(families: readonly MetricFamily[], opts: MapOptions 
   if (max(gauges.threads) !== undefined) summary.threads = max(gauges.threads);
   if (max(gauges.connsMax) !== undefined) summary.worker_connections = max(gauges.connsMax);
   if (!requests && !latency && pids.size === 0) notices.push('no family wsgistat knows (name them with "metrics" in the config file): only wsgistat_up-like facts to report');
-  return { bodies: [summary, ...workers], ...(h ? { histogram: h.counts, bounds: h.bounds } : {}), notices };
+  return { bodies: [summary, ...workers], ...(h ? { histogram: h.counts, bounds: h.bounds } : {}), notices, mapped };
 }
