@@ -40,7 +40,14 @@ export async function fakeStats(behaviour: Behaviour, on: 'unix' | 'tcp' = 'unix
     socket.on('data', (d) => (received[index] = Buffer.concat([received[index]!, d])));
     switch (behaviour.kind) {
       case 'raw':
-        if (behaviour.delayMs) later(behaviour.delayMs, () => socket.end(behaviour.doc));
+        if (behaviour.delayMs) {
+          // A slow raw server (a large document, a loaded master) starts at once, as uWSGI writes
+          // on accept, and finishes late. (One that sends nothing at all is taken for something
+          // else after 250 ms: see lib/sources/uwsgi/advice.ts.)
+          const doc = Buffer.from(behaviour.doc);
+          socket.write(doc.subarray(0, 1));
+          later(behaviour.delayMs, () => socket.end(doc.subarray(1)));
+        }
         else socket.end(behaviour.doc);
         break;
       case 'http': {

@@ -3,6 +3,7 @@
 // costs, how other runs' batches are adopted and how the lock passes between runs that share a
 // spool. Every case checks whole requests, the spool's files and the counts.
 
+import { divertStderr } from '../../lib/fdout.js';
 import { expect } from 'chai';
 import { appendFileSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,14 +20,13 @@ const batch = (b: number, n = 3, pad = 0) => Array.from({ length: n }, (_, i) =>
 describe('the backlog', () => {
   const dirs: string[] = [];
   let stderr: string[];
-  let write: typeof process.stderr.write;
   beforeEach(() => {
     stderr = [];
-    write = process.stderr.write;
-    process.stderr.write = ((s: string) => stderr.push(...s.split('\n').filter(Boolean)) > 0) as typeof process.stderr.write;
+    // lib/log.ts writes fd 2 through lib/fdout.ts: its lines are taken there.
+    divertStderr((s) => void stderr.push(...s.split('\n').filter(Boolean)));
   });
   afterEach(() => {
-    process.stderr.write = write;
+    divertStderr(undefined);
     dirs.splice(0).forEach(cleanup);
   });
 

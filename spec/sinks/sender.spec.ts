@@ -3,6 +3,7 @@
 // away), refuse (400), or hang until the spec answers. No real timer runs: time moves only when a
 // spec moves it, so every delay is exact and every case deterministic.
 
+import { divertStderr } from '../../lib/fdout.js';
 import { expect } from 'chai';
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,14 +87,13 @@ const batch = (b: number, n = 3) => Array.from({ length: n }, (_, i) => JSON.str
 describe('the sender', () => {
   const dirs: string[] = [];
   let stderr: string[];
-  let write: typeof process.stderr.write;
   beforeEach(() => {
     stderr = [];
-    write = process.stderr.write;
-    process.stderr.write = ((s: string) => stderr.push(...s.split('\n').filter(Boolean)) > 0) as typeof process.stderr.write;
+    // lib/log.ts writes fd 2 through lib/fdout.ts: its lines are taken there.
+    divertStderr((s) => void stderr.push(...s.split('\n').filter(Boolean)));
   });
   afterEach(() => {
-    process.stderr.write = write;
+    divertStderr(undefined);
     dirs.splice(0).forEach(cleanup);
   });
 
