@@ -9,7 +9,8 @@
 //               WSGISTAT_GUNICORN_DIR a fresh path in a private directory;
 // for the worker classes sync (2 workers) and gthread (2 workers x 2 threads). Run on demand, never
 // as a spec: `npm run bench:gunicorn`. Env: ROUNDS (5), DURATION_MS (3000) per measurement,
-// WARMUP_MS (1000) before it, CONNECTIONS (8), HOOKS (the hooks file to measure), PIN (unset): with
+// WARMUP_MS (1000) before it, CONNECTIONS (8), HOOKS (the hooks file to measure), CLASS (sync or
+// gthread: that class only; both unset), PIN (unset): with
 // PIN=1, one worker per class, gunicorn pinned to CPU 1 and the load client to CPU 0 (taskset), so
 // that the worker alone limits throughput and the client does not share its CPU: the ratios then
 // resolve a few per cent, which they cannot while the client and two workers share two CPUs.
@@ -73,7 +74,7 @@ interface WorkerClass {
 
 const PIN = Boolean(process.env.PIN);
 
-const CLASSES: WorkerClass[] = PIN
+const ALL_CLASSES: WorkerClass[] = PIN
   ? [
       { name: 'sync, 1 worker on CPU 1', workers: 1, args: ['--workers', '1', '--worker-class', 'sync'] },
       { name: 'gthread, 1 worker x 2 threads on CPU 1', workers: 1, args: ['--workers', '1', '--worker-class', 'gthread', '--threads', '2'] },
@@ -82,6 +83,8 @@ const CLASSES: WorkerClass[] = PIN
       { name: 'sync, 2 workers', workers: 2, args: ['--workers', '2', '--worker-class', 'sync'] },
       { name: 'gthread, 2 workers x 2 threads', workers: 2, args: ['--workers', '2', '--worker-class', 'gthread', '--threads', '2'] },
     ];
+/** env CLASS=sync or CLASS=gthread: that class only, for more rounds in the same time. */
+const CLASSES = ALL_CLASSES.filter((c) => !process.env.CLASS || c.name.startsWith(`${process.env.CLASS},`));
 
 /** The command and arguments to run `cmd` on `cpu` when PIN is set. */
 const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (PIN ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
