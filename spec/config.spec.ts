@@ -119,6 +119,19 @@ describe('configuration', () => {
       expect(configError(['-c', path])).to.equal(`config file ${path}: unknown key "timout" (did you mean "timeout"?); known keys: sources, records, timeout, max_bytes, vars, error_records, hostname, interval, cron, state_file, state, listen, max_gap, outputs, headers, ca_file, cert_file, key_file, servers, shared_key, self_hostname, username, password, ack_timeout, send_timeout, retry_for, spool_dir, spool_max, format, metric_prefix`);
     });
 
+    it("an output's key that belongs to another kind of output, never ignored", () => {
+      const keyed = (output: Record<string, unknown>) => configError(['-c', file({ sources: ['/s'], outputs: [output] })]);
+      const at = (path: string) => `config file ${path}: "outputs"[0]`;
+      let path = file({ sources: ['/s'], outputs: [{ url: 'http://127.0.0.1:9880/a', shared_key: 'env:K' }] });
+      expect(configError(['-c', path])).to.equal(`${at(path)}.shared_key: "shared_key" is for forward outputs, not for http://127.0.0.1:9880/a, which takes headers, ca_file, cert_file, key_file`);
+      path = file({ sources: ['/s'], outputs: [{ url: 'stdout', ack_timeout: '5s' }] });
+      expect(configError(['-c', path])).to.equal(`${at(path)}.ack_timeout: "ack_timeout" is for forward outputs, not for stdout, which takes no options`);
+      path = file({ sources: ['/s'], outputs: [{ url: 'forward://127.0.0.1:24224/a', headers: { 'X-A': 'b' } }] });
+      expect(configError(['-c', path])).to.equal(`${at(path)}.headers: "headers" is for HTTP outputs, not for forward://127.0.0.1:24224/a, which takes servers, shared_key, self_hostname, username, password, ack_timeout, ca_file, cert_file, key_file`);
+      // A key two kinds share is for both.
+      expect(keyed({ url: 'stdout', ca_file: '/etc/hostname' })).to.match(/"ca_file" is for HTTP outputs and forward outputs, not for stdout, which takes no options$/);
+    });
+
     it('a value of the wrong type in the file', () => {
       const path = file({ sources: ['/s'], max_bytes: -1 });
       expect(configError(['-c', path])).to.equal(`config file ${path}: "max_bytes": expected a size such as "16MiB", "512K" or a number of bytes, got -1`);

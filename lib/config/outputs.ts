@@ -34,7 +34,15 @@ function outputOf(v: unknown, origin: Origin): OutputSpec {
   const o = v as Record<string, unknown>;
   onlyKeys(o, origin, ['url', ...outputOptions().map((x) => x.key!)]);
   const out = fromUrl(o.url, `${origin}.url`);
-  for (const opt of kindOf(out).options ?? []) {
+  // A key of another kind is a mistake, never ignored: a shared_key on an http:// output would
+  // otherwise look set and do nothing.
+  const own = kindOf(out).options ?? [];
+  for (const k of Object.keys(o)) {
+    if (k === 'url' || own.some((x) => x.key === k)) continue;
+    const nouns = [...new Set(SINK_KINDS.filter((x) => x.options?.some((y) => y.key === k)).map((x) => (x.noun ? `${x.noun}s` : `${x.name} outputs`)))];
+    throw new ConfigError(`${origin}.${k}: "${k}" is for ${nouns.join(' and ')}, not for ${out.name}${own.length ? `, which takes ${own.map((x) => x.key).join(', ')}` : ', which takes no options'}`);
+  }
+  for (const opt of own) {
     if (o[opt.key] !== undefined) opt.apply(out, opt.type.parse(o[opt.key], `${origin}.${opt.key}`), false);
   }
   return out;
