@@ -317,6 +317,32 @@ describe('wsgistat top, in a real terminal (tmux)', function () {
     }
   });
 
+  it("puts the terminal back on a crash, and the error stays on the shell's screen", async () => {
+    // top's own code has no way to crash on purpose, so a program opens top's terminal
+    // (lib/top/terminal.ts, as top does) and then throws from a timer, as a bug in a tick would.
+    const dir = tempDir();
+    try {
+      const script = join(dir, 'crash.mjs');
+      const terminal = new URL('../lib/top/terminal.js', import.meta.url).href;
+      writeFileSync(script, `import { openTerminal } from ${JSON.stringify(terminal)};
+const t = openTerminal(() => {});
+t.draw(['crash-spec-screen']);
+setTimeout(() => { throw new Error('crash-spec-error'); }, 300);
+`);
+      const t = new Term();
+      t.type(`${process.execPath} ${script}`);
+      await t.waitFor('the program on the alternate screen', (s) => s.startsWith('crash-spec-screen'));
+      expect(t.format('#{alternate_on} #{cursor_flag}')).to.equal('1 0');
+      await t.waitFor('the shell again', (s) => s.includes('Error: crash-spec-error') && s.trimEnd().endsWith(PROMPT.trim()));
+      expect(t.format('#{alternate_on} #{cursor_flag}')).to.equal('0 1');
+      // Raw mode is off again: what is typed is echoed and run by the shell.
+      t.type('echo "exit=$?"');
+      await t.waitFor('the exit status', (s) => s.includes('\nexit=1\n'));
+    } finally {
+      cleanup(dir);
+    }
+  });
+
   it('has no colour under NO_COLOR, and colour otherwise', async () => {
     const u = await uwsgi({ workers: 1, threads: 1 });
     const t = new Term();
