@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
 import { needsFluentd, startFluentdWith } from './helpers/fluentd.js';
-import { fakeFluentd } from './helpers/receivers.js';
 import { schemas } from '../lib/records/schemas.js';
 import { NORIKRA_FIELDS } from '../lib/sinks/http.js';
 import { APP, cleanup, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
@@ -275,22 +274,29 @@ describe('conf/ samples', () => {
       expect(text).to.match(/<match uwsgi\.stats>/);
     });
 
-    it('gets every record of the command, with wsgistat\'s time as the event time', async function () {
+    it('run as is by a real Fluentd, prints every record of the command as stdout got it, with its time as the event time', async function () {
+      this.timeout(60000);
+      needsFluentd(this);
       const u = await sampleServer(this);
-      const f = await fakeFluentd();
       const dir = tempDir();
+      // This file with its port moved.
+      const f = await startFluentdWith((port) => text.replace(/^(\s*port) 9880$/m, `$1 ${port}`), undefined, { TZ: 'UTC' });
       try {
-        const args = command.slice(1).map((a) => a.replace('http://127.0.0.1:9880', f.url)).map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
+        const args = command.slice(1).map((a) => a.replace('127.0.0.1:9880', `127.0.0.1:${f.port}`))
+          .map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
         const w = startWsgistat(['-o', 'stdout', ...args], { XDG_STATE_HOME: dir });
         await w.waitFor('two ticks', () => w.lines.length >= 2 * (1 + Number(INI.workers)));
         expect(await w.stop()).to.equal(0);
+        expect(w.stderr()).to.equal('');
         const sent = w.lines.map((l) => JSON.parse(l.text) as Record<string, unknown>);
-        await until('Fluentd to have them', async () => (f.stored.length >= sent.length ? true : undefined));
-        expect(f.stored.map((x) => x.tag)).to.deep.equal(sent.map(() => 'uwsgi.stats'));
-        expect(f.stored.map((x) => x.time)).to.deep.equal(sent.map((r) => r.time));
-        expect(f.stored.map((x) => x.record)).to.deep.equal(sent.map(({ time, ...rest }) => rest));
+        // out_stdout: "<event time, nanoseconds, zone> <tag>: <record as JSON>"; in_http takes
+        // "time" out of the record as the event time, a float, so to the microsecond at best.
+        const printed = () => [...f.log().matchAll(/^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{9}) \+0000 ([^ ]+): (\{.*\})$/gm)];
+        await until('Fluentd to print them', () => (printed().length >= sent.length ? true : undefined));
+        const eventMs = (m: RegExpMatchArray) => Date.parse(`${m[1]!.replace(' ', 'T')}Z`) + Math.round(Number(m[2]!.slice(0, 6)) / 1000);
+        expect(printed().map((m) => [eventMs(m), m[3], JSON.parse(m[4]!)])).to.deep.equal(sent.map(({ time, ...rest }) => [Math.round((time as number) * 1000), 'uwsgi.stats', rest]));
       } finally {
-        await f.stop();
+        await f.dispose();
         cleanup(dir);
       }
     });
