@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
 import { fakeFluentd } from './helpers/receivers.js';
+import { needsFluentd, startFluentd } from './helpers/fluentd.js';
 import { conserve } from './helpers/conservation.js';
 import { parseOutput, spoolDirOf } from '../lib/sinks/outputs.js';
 import { cleanup, tempDir, until } from './helpers/servers.js';
@@ -30,9 +31,10 @@ describe('exit status and signals', () => {
     cleanup(dir);
   });
 
-  it('says in one line that stdout is full (ENOSPC), delivers to the other outputs, and exits 1', async () => {
-    const f = await fakeFluentd();
-    stops.push(() => f.stop());
+  it('says in one line that stdout is full (ENOSPC), delivers to the other outputs, and exits 1', async function () {
+    needsFluentd(this);
+    const f = await startFluentd();
+    stops.push(() => f.dispose());
     const out = openSync('/dev/full', 'w');
     const child = spawn(process.execPath, [CLI, '-o', 'stdout', '-o', `${f.url}/t`, `file://${BUSY}`], { stdio: ['ignore', out, 'pipe'], env: { ...process.env, XDG_STATE_HOME: dir } });
     closeSync(out);
@@ -41,7 +43,7 @@ describe('exit status and signals', () => {
     const code = await new Promise((r) => child.on('close', r));
     expect(stderr).to.equal('wsgistat: error [sink stdout] cannot write to stdout (ENOSPC); the other outputs go on\nwsgistat: error [sink stdout] 3 records did not reach stdout\n');
     expect(code).to.equal(1);
-    expect(f.stored.map((s) => s.record.type)).to.deep.equal(['summary', 'worker', 'worker']);
+    expect(await until('Fluentd to store them', () => (f.stored().length >= 3 ? f.stored().map((s) => s.record.type) : undefined))).to.deep.equal(['summary', 'worker', 'worker']);
   });
 
   it('spools at once what a one-shot run stopped by SIGTERM has not delivered, says so, and exits 143', async () => {
@@ -103,6 +105,7 @@ describe('exit status and signals', () => {
     const open = join(dir, 'spool');
     mkdirSync(open);
     chmodSync(open, 0o777);
+    // A fake: that no request at all was made is what it can tell and a real Fluentd cannot.
     const f = await fakeFluentd();
     stops.push(() => f.stop());
     const r = await wsgistat(['-o', 'stdout', '-o', `${f.url}/t`, '--spool-dir', open, `file://${BUSY}`], { env: { XDG_STATE_HOME: dir } });
