@@ -36,8 +36,8 @@ export class PackWriter {
   private readonly cache = new Map<string, Buffer>();
   /** flatEntry's: the line's `time` (undefined if none, or not a number). */
   entryTime: number | undefined;
-  /** The batch's text for packBatch, kept from batch to batch (a fresh 4 MB buffer per batch was
-   *  work for the garbage collector). */
+  /** packBatch's scratch: the batch's text, each line written into it in turn (joining the lines
+   *  into one string first was half the send), kept from batch to batch. */
   private text: Buffer = Buffer.allocUnsafe(0);
   /** flatEntry's duplicate key check: the keys of the current line by hash, marked with its stamp. */
   private readonly seenStamp = new Int32Array(SEEN_SLOTS);
