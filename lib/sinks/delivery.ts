@@ -45,6 +45,18 @@ export interface DeliverySink extends Sink {
   close(graceMs?: number): Promise<number>;
 }
 
+/** The line, flat in memory. A serializer builds its JSON by concatenation, which V8 keeps as a
+ *  rope (a tree of the record's pieces, some 70 strings) until something reads the whole string;
+ *  the lines of a batch wait in the backlog for the send and its ack, and so did their ropes: three
+ *  10,000-record batches of them outlive the young generation, and the garbage collector took more
+ *  time copying them than the forward output took encoding (bench/forward.ts). Converting the
+ *  line to a number reads it whole, which flattens it in place (V8's String::Flatten; the number
+ *  is NaN at the `{` and not used): the pieces die young. */
+function flat(line: string): string {
+  Number(line);
+  return line;
+}
+
 export function deliverySink(transport: Transport, opts: DeliveryOptions): DeliverySink {
   const backlog = new Backlog(opts.spool, transport.name, () => sender.start());
   const sender = new Sender(backlog, transport, systemClock(opts.random), `sink ${transport.name}`);
@@ -54,7 +66,7 @@ export function deliverySink(transport: Transport, opts: DeliveryOptions): Deliv
     async write(records: Rec[]) {
       if (records.length === 0) return;
       const lines = new Array<string>(records.length);
-      for (let i = 0; i < records.length; i++) lines[i] = transport.encode(records[i]!);
+      for (let i = 0; i < records.length; i++) lines[i] = flat(transport.encode(records[i]!));
       backlog.accept(lines);
       sender.wake();
     },

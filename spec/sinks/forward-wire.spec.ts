@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { Encoder } from '@msgpack/msgpack';
+import { decode, Encoder } from '@msgpack/msgpack';
 import { eventTimeOf, extensionCodec, packBatch } from '../../lib/sinks/forward/wire.js';
 import { PackWriter } from '../../lib/sinks/forward/writer.js';
 
@@ -49,7 +49,116 @@ const record = fc.tuple(
   fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== 'time'), value, { maxKeys: 20 }),
 ).map(([time, fields]) => JSON.stringify({ time, ...fields }));
 
+/** The entries as JSON.parse and map() write them (packBatch before flatEntry, and its fallback). */
+function parsedEntries(lines: string[]): Buffer {
+  const w = new PackWriter();
+  w.begin(1024, 0);
+  for (const line of lines) {
+    const r = JSON.parse(line) as Record<string, unknown>;
+    const t = eventTimeOf(r);
+    w.u8(0x92);
+    w.eventTime(t.sec, t.nsec);
+    w.map(r);
+  }
+  return Buffer.from(w.bytes(0));
+}
+
+// JSON lines of every form JSON.parse takes or refuses, for flatEntry's fast path and its way out:
+// whitespace, escapes in keys and values, raw non-ASCII and lone surrogates, array-index keys,
+// __proto__, a key twice (`time` too), nested values, numbers in every spelling and near-misses
+// (01, 1., .5, +1, 1e, -), true/false/null and near-misses, a raw newline in a line.
+const rawChars = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '/', 'é', '日', '😀', '\ud800', '\udc00', '\u007f', '\u0080'), maxLength: 12 });
+const keyText = fc.oneof(
+  fc.constantFrom('"a"', '"host"', '"time"', '"0"', '"12"', '"01"', '"-1"', '"__proto__"', '""', '"a\\"b"', '"\\u0061"', '"é"', '"😀"', '"\ud800"', '"a b"'),
+  rawChars.map((c) => `"k${c}"`),
+);
+const numberText = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+  fc.integer().map(String),
+  fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String),
+  fc.tuple(fc.constantFrom('', '-'), fc.stringMatching(/^(0|[1-9][0-9]{0,20})$/), fc.constantFrom('', '.0', '.5', '.001', '.123456789012345678', '.08'), fc.constantFrom('', 'e5', 'E-3', 'e+21', 'e400', 'e-400')).map((p) => p.join('')),
+  fc.constantFrom('-0', '-0.0', '0.1', '1796394614.53', '1795000000.001', '9007199254740993', '18446744073709551615', '1e21', '4294967296', '01', '1.', '.5', '+1', '1e', '-', '--1', '0x10', 'Infinity', 'NaN'),
+);
+const valueText = fc.oneof(
+  numberText,
+  fc.string({ unit: 'binary', maxLength: 20 }).map((v) => JSON.stringify(v)),
+  rawChars.map((c) => `"${c}"`),
+  fc.constantFrom('true', 'false', 'null', 'nul', 'tru', 'True', '{}', '[]', '[1,"a"]', '{"a":1}', '"a\\nb"', '"\\"', '"\\u00e9"', '"\\ud83d\\ude00"', '"tab\there"', '"x'),
+);
+const space = fc.constantFrom('', '', '', ' ', '\n', '\t');
+const jsonLine = fc.tuple(
+  space,
+  numberText,
+  fc.array(fc.tuple(keyText, space, valueText, space), { maxLength: 24, size: 'medium' }),
+  fc.nat(24),
+  space,
+).map(([lead, time, pairs, timeAt, tail]) => {
+  const fields = pairs.map(([k, sp, v, sp2]) => `${k}${sp}:${sp2}${v}`);
+  fields.splice(Math.min(timeAt, fields.length), 0, `"time":${time}`);
+  return `${lead}{${fields.join(',')}}${tail}`;
+});
+
+// And lines that are all but plain (the fast path's own): no whitespace, distinct keys, valid
+// values; now and then one key or value of a kind the fast path leaves to JSON.parse (or that
+// JSON.parse refuses), or a key twice.
+const flatValue = valueText.filter((v) => {
+  try {
+    const x: unknown = JSON.parse(v);
+    return typeof x !== 'object' || x === null;
+  } catch {
+    return false;
+  }
+});
+const oddKey = fc.constantFrom('"0"', '"7x"', '"a\\"b"', '"\\u0061"', '"\u0001"', '"a\tb"', '"time"');
+const plainLine = fc.tuple(
+  fc.oneof(fc.double({ min: 0, max: 4e9, noNaN: true }).map(String), fc.constantFrom('1795000000.001', '0', '-0', '1e9', '-1', '"1"', 'null', '01')),
+  fc.uniqueArray(fc.oneof(fc.stringMatching(/^[a-z_]{1,12}$/), fc.string({ unit: fc.constantFrom('a', 'é', '日', '😀', '\ud800'), minLength: 1, maxLength: 4 })), { maxLength: 40, size: 'max' }),
+  fc.array(fc.oneof({ weight: 60, arbitrary: flatValue }, { weight: 1, arbitrary: valueText }), { minLength: 40, maxLength: 40 }),
+  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, fc.tuple(fc.oneof(oddKey, fc.constant('dup')), fc.nat(40))),
+  fc.nat(40),
+).map(([time, keys, values, odd, timeAt]) => {
+  const fields = keys.map((k, i) => `"${k}":${values[i]}`); // raw: a lone surrogate too
+  if (odd && fields.length > 0) fields.splice(odd[1] % fields.length, 0, `${odd[0] === 'dup' ? `"${keys[odd[1] % keys.length]}"` : odd[0]}:1`);
+  fields.splice(Math.min(timeAt, fields.length), 0, `"time":${time}`);
+  return `{${fields.join(',')}}`;
+});
+
 describe('the forward message writer', () => {
+  it('writes from the lines\' bytes the entries that JSON.parse and map() write, for any JSON line, and refuses what JSON.parse refuses', () => {
+    // A line without a usable time gets "now": one now for both.
+    const now = Date.now;
+    Date.now = () => 1796394614530;
+    try {
+      fc.assert(fc.property(fc.array(fc.oneof(plainLine, plainLine, jsonLine, jsonLine.map((l) => `${l}\n{}`)), { minLength: 1, maxLength: 20 }), (lines) => {
+      let parsed: Buffer;
+      try {
+        parsed = parsedEntries(lines);
+      } catch (e) {
+        expect(() => packBatch('t', lines)).to.throw((e as Error).message);
+        return;
+      }
+      const [tag, bin, opts] = decode(packBatch('t', lines).bytes) as [string, Uint8Array, { size: number; chunk: string }];
+      expect(tag).to.equal('t');
+      expect(opts.size).to.equal(lines.length);
+      expect(opts.chunk).to.equal(createHash('sha256').update(lines.map((l) => `${l}\n`).join('')).digest().subarray(0, 16).toString('base64'));
+      expect(Buffer.from(bin).equals(parsed), lines.join('\n').slice(0, 500)).to.equal(true);
+      }), { numRuns: 2000 });
+    } finally {
+      Date.now = now;
+    }
+  });
+
+  it('writes the same bytes whether a batch\'s text fits the scratch buffer or outgrows it (non-ASCII after ASCII)', () => {
+    const writer = new PackWriter();
+    const ascii = JSON.stringify({ time: 1796394614.53, host: 'vm', cwd: 'x'.repeat(300) });
+    const wide = JSON.stringify({ time: 1796394614.53, host: 'vm', cwd: '日'.repeat(3000), bad: '\ud800' });
+    for (const lines of [[ascii], [wide], [ascii, wide, ascii], Array.from({ length: 50 }, (_, i) => (i % 7 === 0 ? wide : ascii)), [wide, ...Array.from({ length: 50 }, () => ascii), wide]]) {
+      const [, bin] = decode(packBatch('t', lines, writer).bytes) as [string, Uint8Array];
+      expect(Buffer.from(bin).equals(parsedEntries(lines))).to.equal(true);
+    }
+  });
+
+
   it('writes the bytes @msgpack/msgpack wrote, for any batch of flat records', () => {
     const writer = new PackWriter();
     fc.assert(fc.property(fc.constantFrom('t', 'uwsgi.stats', 'a'.repeat(40)), fc.array(record, { minLength: 1, maxLength: 40 }), (tag, lines) => {
