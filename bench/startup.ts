@@ -63,13 +63,14 @@ export async function compare(cases: Case[]): Promise<void> {
   }
 }
 
-function baselineCases(stats: string, state: string, gunicorn: string, gstate: string): Case[] {
+function baselineCases(stats: string, state: string, gunicorn: string, gstate: string, fluentd: string, fstate: string): Case[] {
   const old = process.env.BASELINE_CLI;
   if (!old) return [];
   return [
     { name: 'baseline: unix:// --state-file', args: [old, '--state-file', state, stats] },
     { name: 'baseline: unix:// --no-state', args: [old, '--no-state', stats] },
     { name: 'baseline: gunicorn:// --state-file', args: [old, '--state-file', gstate, gunicorn] },
+    { name: 'baseline: --output fluentd unix://', args: [old, '--output', fluentd, '--state-file', fstate, stats] },
   ];
 }
 
@@ -90,7 +91,7 @@ async function main() {
       { name: 'wsgistat gunicorn:// --state-file --listen none', args: [CLI, '--state-file', gstate, '--listen', 'none', g.status] },
       { name: 'wsgistat --format mackerel unix:// (state)', args: [CLI, '--format', 'mackerel', '--state-file', mstate, u.stats] },
       { name: 'wsgistat --output fluentd unix:// (state)', args: [CLI, '--output', `${f.url}/wsgistat.bench`, '--state-file', join(u.dir, 'f-state.json'), u.stats] },
-      ...baselineCases(u.stats, join(u.dir, 'old-state.json'), g.status, join(g.dir, 'old-state.json')),
+      ...baselineCases(u.stats, join(u.dir, 'old-state.json'), g.status, join(g.dir, 'old-state.json'), `${f.url}/wsgistat.bench`, join(u.dir, 'old-f-state.json')),
     ]);
   } finally {
     await f.dispose();

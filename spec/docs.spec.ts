@@ -3,7 +3,7 @@
 // lines, run by Debian's jq on real wsgistat output.
 
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { roff } from '../lib/docs/man.js';
 import { RECORD_TYPES } from '../lib/records/types.js';
 import { FORMATS } from '../lib/sinks/formats.js';
 import { SOURCE_KINDS } from '../lib/sources/kinds.js';
+import { fakeFluentd } from './helpers/receivers.js';
 import { CLI, wsgistat } from './helpers/run.js';
 import { cleanup, needs, tempDir } from './helpers/servers.js';
 
@@ -124,12 +125,12 @@ describe('zsh completion', () => {
 });
 
 describe('the package', () => {
-  it('runs from its tarball installed with --omit=dev: fast-json-stringify is needed at build time only', async function () {
+  it('runs from its tarball installed with --omit=dev: fast-json-stringify and got are needed at build time only, and an HTTP output works', async function () {
     this.timeout(240000);
     const bundle = readFileSync(CLI, 'utf8');
     expect(bundle, 'the bundle inlines the serializer').to.not.match(/require\(["']fast-json-stringify/);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(Object.keys(pkg.dependencies)).to.not.include('fast-json-stringify');
+    expect(Object.keys(pkg.dependencies)).to.not.include.members(['fast-json-stringify', 'got']);
     const dir = tempDir();
     try {
       // --ignore-scripts: pack the dist/ these specs run from, without rebuilding it under them.
@@ -137,7 +138,7 @@ describe('the package', () => {
       expect(pack.status, pack.stderr).to.equal(0);
       const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
       const files = info!.files.map((f) => f.path);
-      for (const f of ['dist/bin/wsgistat.cjs', 'dist/man/wsgistat.1', 'dist/completions/wsgistat.bash', 'dist/completions/_wsgistat', 'LICENSE', 'README.md', 'package.json']) {
+      for (const f of ['dist/bin/wsgistat.cjs', 'dist/bin/got.bundle.cjs', 'dist/bin/got.bundle.LICENSES.txt', 'dist/bin/wsgistat.bundle.LICENSES.txt', 'dist/man/wsgistat.1', 'dist/completions/wsgistat.bash', 'dist/completions/_wsgistat', 'LICENSE', 'README.md', 'package.json']) {
         expect(files, f).to.include(f);
       }
       expect(files.filter((f) => /^dist\/(lib|spec|bench)\//.test(f)), 'no build step, specs or benches').to.deep.equal([]);
@@ -148,8 +149,8 @@ describe('the package', () => {
       });
       expect(install.status, install.stderr).to.equal(0);
       const installed = readdirSync(join(prefix, 'lib/node_modules/wsgistat/node_modules'));
-      expect(installed).to.include.members(['got', 'node-cron']);
-      expect(installed).to.not.include('fast-json-stringify');
+      expect(installed).to.include.members(['node-cron']);
+      expect(installed).to.not.include.members(['fast-json-stringify', 'got']);
       const bin = join(prefix, 'bin/wsgistat');
       const env = { ...process.env, XDG_STATE_HOME: dir };
       const got = spawnSync(bin, ['--no-state', '--hostname', 'h', '--records', 'all', `file:${FIXTURE}`], { encoding: 'utf8', timeout: 20000, env });
@@ -159,6 +160,23 @@ describe('the package', () => {
       expect(untimed(got.stdout)).to.deep.equal(untimed(want.stdout));
       expect(untimed(got.stdout).map((r) => r.type)).to.include.members(['summary', 'worker', 'core']);
       expect(existsSync(join(prefix, 'lib/node_modules/wsgistat/dist/man/wsgistat.1'))).to.equal(true);
+      // got from its bundle: the records of a run reach an in_http receiver.
+      const f = await fakeFluentd();
+      try {
+        // Not spawnSync: the receiver runs in this process.
+        const posted = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const c = spawn(bin, ['--no-state', '--hostname', 'h', '--output', `${f.url}/pkg.test`, `file:${FIXTURE}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          c.stderr!.on('data', (d) => (stderr += d));
+          const t = setTimeout(() => c.kill('SIGKILL'), 20000);
+          c.on('close', (code) => (clearTimeout(t), resolve({ code, stderr })));
+        });
+        expect([posted.code, posted.stderr]).to.deep.equal([0, '']);
+        expect(f.stored.map((x) => x.record)).to.deep.equal(untimed(want.stdout).filter((r) => r.type === 'summary' || r.type === 'worker').map(({ time, ...r }) => r));
+        expect(f.stored.map((x) => x.tag)).to.deep.equal(f.stored.map(() => 'pkg.test'));
+      } finally {
+        await f.stop();
+      }
     } finally {
       cleanup(dir);
     }

@@ -14,11 +14,14 @@
 //   import callback was not specified"), and USE_MAIN_CONTEXT_DEFAULT_LOADER prints an
 //   ExperimentalWarning. So the bundle has no import() of its own: the build turns each
 //   `await import(X)` (got, node-cron, node:http...) into `await __wsgistat_import(X)`, and the
-//   launcher, a module Node loads itself, passes its own import() as that parameter.
+//   launcher, a module Node loads itself, passes its own import() as that parameter, which gives
+//   got from its own CommonJS bundle (got.bundle.cjs, see build.ts).
 // - The cache is read from the package's own directory, like the code; nothing is written at run
 //   time.
 
 export const BUNDLE = 'wsgistat.bundle.cjs';
+/** got, bundled apart (see build.ts): the launcher's import() gives it for 'got'. */
+export const GOT_BUNDLE = 'got.bundle.cjs';
 const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __wsgistat_import) { ';
 
 /** The bundle's text with its dynamic imports given to the launcher (see above). Throws when an
@@ -50,7 +53,9 @@ function load(cachedData) {
   m.filename = bundle;
   m.paths = Module._nodeModulePaths(__dirname);
   const run = script.runInThisContext();
-  run.call(m.exports, m.exports, Module.createRequire(bundle), m, bundle, __dirname, (s) => import(s));
+  // got from its CommonJS bundle beside this file, not as the ES module of node_modules.
+  const imports = (s) => (s === 'got' ? Promise.resolve().then(() => require(join(__dirname, ${JSON.stringify(GOT_BUNDLE)}))) : import(s));
+  run.call(m.exports, m.exports, Module.createRequire(bundle), m, bundle, __dirname, imports);
   return script;
 }
 
