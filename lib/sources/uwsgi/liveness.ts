@@ -6,10 +6,11 @@
 // The check is made only when it can be trusted: the document's master pid is a process here and the
 // worker pids it reports are its children (ppid in /proc/<pid>/stat). Otherwise the stats server is
 // on another host or in another pid namespace, or the pid was reused, and nothing is guessed.
-// Every read is one small file (/proc/<pid>/stat is under 1 KiB), bounded by a fixed buffer (proc.ts).
+// Every read is one small file (/proc/<pid>/stat is under 1 KiB), bounded by a fixed buffer, and
+// kept open for the next tick's read (proc.ts readStatHeld).
 
 import { readdirSync } from 'node:fs';
-import { readStat } from '../../proc.js';
+import { readStat, readStatHeld } from '../../proc.js';
 import type { Endpoint } from '../endpoint.js';
 
 /** Why the check was or was not made; the summary's `proc_check`. */
@@ -41,13 +42,13 @@ export function checkLiveness(masterPid: number, workerPids: number[], local: bo
   const states = new Map<number, string>();
   if (!local) return { check: 'remote', states };
   try {
-    const master = readStat(masterPid, root);
+    const master = readStatHeld(masterPid, root);
     if (!master) return { check: readStat(process.pid, root) ? 'no_master' : 'no_proc', states };
     let existing = 0;
     let children = 0;
     for (const pid of workerPids) {
       if (pid <= 0) continue;
-      const st = readStat(pid, root);
+      const st = readStatHeld(pid, root);
       // Gone, or the pid now belongs to another process: the worker exited after the stats read.
       if (!st || st.ppid !== masterPid) {
         if (st) existing++;

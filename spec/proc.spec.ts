@@ -1,0 +1,65 @@
+// /proc/<pid>/stat read with a kept descriptor (lib/proc.ts readStatHeld), against real processes
+// started here: every read is fresh, a process that is gone reads as gone and lets its descriptor
+// go, and the answers are readStat's.
+
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { heldStats, readStat, readStatHeld } from '../lib/proc.js';
+import { until } from './helpers/servers.js';
+
+function sleeper(): ChildProcess {
+  return spawn('sleep', ['30'], { stdio: 'ignore' });
+}
+
+const exited = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+
+describe('/proc/<pid>/stat with a kept descriptor', () => {
+  const children: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await exited(c);
+    }
+  });
+
+  it('reads the process as it is now at every read, as readStat does, with one descriptor kept', async () => {
+    const c = sleeper();
+    children.push(c);
+    const pid = c.pid!;
+    await until('sleep to run', () => (readStat(pid)?.state === 'S' ? true : undefined));
+    const before = heldStats();
+    const first = readStatHeld(pid);
+    expect(first).to.deep.equal(readStat(pid));
+    expect(first).to.include({ state: 'S', ppid: process.pid });
+    expect(heldStats()).to.equal(before + 1);
+    // Stopped and continued: the kept descriptor reads the new state each time.
+    c.kill('SIGSTOP');
+    await until('the stop', () => (readStat(pid)?.state === 'T' ? true : undefined));
+    expect(readStatHeld(pid)).to.deep.equal(readStat(pid)).and.include({ state: 'T' });
+    c.kill('SIGCONT');
+    await until('the continue', () => (readStat(pid)?.state !== 'T' ? true : undefined));
+    expect(readStatHeld(pid)?.state).to.equal(readStat(pid)?.state).and.not.equal('T');
+    expect(heldStats(), 'still the one descriptor').to.equal(before + 1);
+  });
+
+  it('reads a process that exited and was reaped as gone, and closes its descriptor', async () => {
+    const c = sleeper();
+    children.push(c);
+    const pid = c.pid!;
+    await until('sleep to run', () => (readStat(pid) ? true : undefined));
+    expect(readStatHeld(pid)).to.include({ ppid: process.pid });
+    const held = heldStats();
+    c.kill('SIGKILL');
+    await exited(c);
+    await until('the pid to be gone', () => (readStat(pid) === undefined ? true : undefined));
+    expect(readStatHeld(pid)).to.equal(undefined);
+    expect(heldStats()).to.equal(held - 1);
+  });
+
+  it('reads a pid that never existed as gone, and keeps nothing for it', () => {
+    const before = heldStats();
+    // Above the kernel's largest pid (4194304), so no process can have it.
+    expect(readStatHeld(4_194_305)).to.equal(undefined);
+    expect(heldStats()).to.equal(before);
+  });
+});
