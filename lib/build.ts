@@ -45,6 +45,8 @@ const binDir = here('../bin');
 const outfile = join(binDir, BUNDLE);
 const mainBuild = await build({
   metafile: true,
+  // Inputs are named relative to the project (writeLicenses reads them), wherever the build runs.
+  absWorkingDir: here('../..'),
   entryPoints: [here('./cli.js')],
   outfile,
   bundle: true,
@@ -66,6 +68,7 @@ chmodSync(outfile, 0o644);
 const gotFile = join(binDir, GOT_BUNDLE);
 const gotBuild = await build({
   metafile: true,
+  absWorkingDir: here('../..'),
   stdin: { contents: "export { default } from 'got';", resolveDir: here('../..'), sourcefile: 'got-entry.js', loader: 'js' },
   outfile: gotFile,
   bundle: true,

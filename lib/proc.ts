@@ -67,6 +67,8 @@ export function readStat(pid: number, root = '/proc'): ProcStat | undefined {
  *  is never asked for again), checked at most every few seconds, so nothing piles up over a long
  *  run whatever its interval. */
 export function readStatHeld(pid: number, root = '/proc'): ProcStat | undefined {
+  // Only procfs says ESRCH for a process that is gone: a file elsewhere would read on as it was.
+  if (root !== '/proc') return readStat(pid, root);
   const now = Date.now();
   if (now - lastSweep > HELD_SWEEP_MS) sweepHeld(now);
   const path = `${root}/${pid}/stat`;
@@ -103,7 +105,8 @@ export function readStatHeld(pid: number, root = '/proc'): ProcStat | undefined 
   }
 }
 
-const HELD_MAX = 256;
+/** A small share of the usual 1,024 descriptors a process may have open. */
+const HELD_MAX = 128;
 const HELD_IDLE_MS = 60_000;
 const HELD_SWEEP_MS = 5_000;
 const held = new Map<string, { fd: number; used: number }>();

@@ -130,7 +130,7 @@ describe('the package', () => {
     const bundle = readFileSync(CLI, 'utf8');
     expect(bundle, 'the bundle inlines the serializer').to.not.match(/require\(["']fast-json-stringify/);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(Object.keys(pkg.dependencies)).to.not.include.members(['fast-json-stringify', 'got']);
+    for (const name of ['fast-json-stringify', 'got']) expect(Object.keys(pkg.dependencies), name).to.not.include(name);
     const dir = tempDir();
     try {
       // --ignore-scripts: pack the dist/ these specs run from, without rebuilding it under them.
@@ -150,7 +150,7 @@ describe('the package', () => {
       expect(install.status, install.stderr).to.equal(0);
       const installed = readdirSync(join(prefix, 'lib/node_modules/wsgistat/node_modules'));
       expect(installed).to.include.members(['node-cron']);
-      expect(installed).to.not.include.members(['fast-json-stringify', 'got']);
+      for (const name of ['fast-json-stringify', 'got']) expect(installed, name).to.not.include(name);
       const bin = join(prefix, 'bin/wsgistat');
       const env = { ...process.env, XDG_STATE_HOME: dir };
       const got = spawnSync(bin, ['--no-state', '--hostname', 'h', '--records', 'all', `file:${FIXTURE}`], { encoding: 'utf8', timeout: 20000, env });

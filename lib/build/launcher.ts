@@ -46,6 +46,16 @@ const { Script } = require('node:vm');
 const Module = require('node:module');
 const bundle = join(__dirname, ${JSON.stringify(BUNDLE)});
 
+function requireGot() {
+  const file = join(__dirname, ${JSON.stringify(GOT_BUNDLE)});
+  try {
+    return require(file);
+  } catch (e) {
+    if (e.code === 'MODULE_NOT_FOUND' && e.message.includes(file)) throw new Error('the HTTP client, ' + file + ', is missing from this installation: install wsgistat again');
+    throw e;
+  }
+}
+
 function load(cachedData) {
   const wrapped = ${JSON.stringify(WRAPPER_HEAD)} + readFileSync(bundle, 'utf8') + '\\n})';
   const script = new Script(wrapped, { filename: bundle, cachedData });
@@ -54,7 +64,7 @@ function load(cachedData) {
   m.paths = Module._nodeModulePaths(__dirname);
   const run = script.runInThisContext();
   // got from its CommonJS bundle beside this file, not as the ES module of node_modules.
-  const imports = (s) => (s === 'got' ? Promise.resolve().then(() => require(join(__dirname, ${JSON.stringify(GOT_BUNDLE)}))) : import(s));
+  const imports = (s) => (s === 'got' ? Promise.resolve().then(requireGot) : import(s));
   run.call(m.exports, m.exports, Module.createRequire(bundle), m, bundle, __dirname, imports);
   return script;
 }

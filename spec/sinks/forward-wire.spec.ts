@@ -11,6 +11,11 @@ import { createHash } from 'node:crypto';
 import { decode, Encoder } from '@msgpack/msgpack';
 import { eventTimeOf, extensionCodec, packBatch } from '../../lib/sinks/forward/wire.js';
 import { PackWriter } from '../../lib/sinks/forward/writer.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { toJson } from '../../lib/records/serialize.js';
+import { RECORD_TYPES, type Rec } from '../../lib/records/types.js';
+import { shapeUwsgi } from '../../lib/sources/uwsgi/shape.js';
 
 const TWO_32 = 2 ** 32;
 const TWO_31 = 2 ** 31;
@@ -145,6 +150,20 @@ describe('the forward message writer', () => {
       }), { numRuns: 2000 });
     } finally {
       Date.now = now;
+    }
+  });
+
+  it("takes wsgistat's own lines, of every record type, from their bytes, and leaves any other line to JSON.parse", () => {
+    const doc = JSON.parse(readFileSync(fileURLToPath(new URL('../../../spec/fixtures/uwsgi/busy.json', import.meta.url)), 'utf8'));
+    const bodies = shapeUwsgi(doc, { records: new Set(RECORD_TYPES), vars: { kind: 'all' } });
+    const lines = bodies.map((b) => toJson({ time: 1796394614.53, host: 'vm', source: 'unix:///run/app.stats', server: 'uwsgi', ...b } as Rec));
+    expect(new Set(bodies.map((b) => b.type))).to.include.members(['summary', 'worker', 'core', 'app', 'socket']);
+    const w = new PackWriter();
+    w.begin(1 << 16, 0);
+    const taken = (line: string) => w.flatEntry(Buffer.from(`${line}\n`), 0);
+    for (const line of lines) expect(taken(line), line.slice(0, 200)).to.equal(Buffer.byteLength(line));
+    for (const line of ['{"a": 1}', '{"a":1,"a":2}', '{"0":1}', '{"a":[1]}', '{"a":{"b":1}}', '{"\\u0061":1}', '[1]', '{"a":01}']) {
+      expect(taken(line), line).to.equal(-1);
     }
   });
 
