@@ -25,7 +25,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "conf"))
+sys.path.insert(0, os.path.join(HERE, "..", "spec", "hooks"))
 import gunicorn_wsgistat as h  # noqa: E402
+import test_gunicorn_wsgistat as fakes  # noqa: E402  (the unit tests' fake gunicorn objects)
 
 try:
     from gunicorn.config import Config
@@ -43,29 +45,9 @@ ROUNDS = int(os.environ.get("ROUNDS", "9"))
 N = int(os.environ.get("N", "200000"))
 
 
-class Log:
+class Log(fakes.Log):
     def debug(self, *a):
         pass
-
-    warning = error = info = debug
-
-
-class Cfg:
-    def __init__(self, worker_class, threads):
-        self.worker_class_str = worker_class
-        self.threads = threads
-        self.workers = 1
-        self.worker_connections = 1000
-        self.max_requests = 0
-        self.timeout = 30
-        self.backlog = 2048
-        self.bind = ["127.0.0.1:8000"]
-
-
-class Server:
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.log = Log()
 
 
 class Worker:
@@ -89,17 +71,6 @@ class Worker:
         pass
 
 
-class Req:
-    method = "GET"
-    path = "/"
-    query = ""
-    headers = [("HOST", "127.0.0.1"), ("USER-AGENT", "load")]
-
-
-class Resp:
-    status_code = 200
-
-
 def per_request(fn):
     """ns per request of fn(N): the median of ROUNDS rounds, and the range."""
     times = []
@@ -116,7 +87,7 @@ def case(worker_class, threads):
         h.STATUS_DIR = os.path.join(tmp, "status")
         h.REQUEST_VARS = set()
         h._master.update(dfd=None, refused=None)
-        server = Server(Cfg(worker_class, threads))
+        server = fakes.Server(fakes.Cfg(worker_class, threads))
         h.on_starting(server)
         # post_fork checks the record's master against getppid(): here the master is this process.
         real_getppid = os.getppid
@@ -129,34 +100,25 @@ def case(worker_class, threads):
             os.getppid = real_getppid
         if h._w is None:
             raise SystemExit("post_fork made no worker record: %r" % server.log)
-        req, resp, environ = Req(), Resp(), {}
+        req, resp, environ = fakes.Req(), fakes.Resp(200), {}
         pre, post = h.pre_request, h.post_request
         threaded = worker_class == "gthread"
 
-        def plain(n):
-            w = bare
-            for _ in range(n):
-                if threaded:
-                    w.enqueue_req(None)
-                    w.handle(None)
-                default_pre(w, req)
-                default_post(w, req, environ, resp)
-                if threaded:
-                    w.finish_request(None)
-                    w.murder_keepalived()
+        def requests(w, pre, post):
+            def run(n):
+                for _ in range(n):
+                    if threaded:
+                        w.enqueue_req(None)
+                        w.handle(None)
+                    pre(w, req)
+                    post(w, req, environ, resp)
+                    if threaded:
+                        w.finish_request(None)
+                        w.murder_keepalived()
+            return run
 
-        def hooks(n):
-            w = worker
-            for _ in range(n):
-                if threaded:
-                    w.enqueue_req(None)
-                    w.handle(None)
-                pre(w, req)
-                post(w, req, environ, resp)
-                if threaded:
-                    w.finish_request(None)
-                    w.murder_keepalived()
-
+        plain = requests(bare, default_pre, default_post)
+        hooks = requests(worker, pre, post)
         plain(N // 10)
         hooks(N // 10)
         a = per_request(plain)

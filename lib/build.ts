@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BUNDLE, GOT_BUNDLE, cacheName, cacheWriterSource, launcherSource, routeImports } from './build/launcher.js';
@@ -42,23 +42,20 @@ for (const [name, schema] of Object.entries(schemas)) {
 writeFileSync(here('./records/serializers.cjs'), code);
 
 const binDir = here('../bin');
+const root = here('../..');
 const outfile = join(binDir, BUNDLE);
+// What both bundles share. Inputs are named relative to the project (writeLicenses reads them),
+// wherever the build runs.
+const common = { metafile: true, absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' } as const;
 const mainBuild = await build({
-  metafile: true,
-  // Inputs are named relative to the project (writeLicenses reads them), wherever the build runs.
-  absWorkingDir: here('../..'),
+  ...common,
   entryPoints: [here('./cli.js')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
   external: ['abstract-socket', 'got', 'node-cron', '@msgpack/msgpack'],
   // import.meta.url does not exist in CommonJS: give the bundle its own file URL. dist/bin/ is as
   // deep as dist/lib/, so paths relative to it (../../package.json) hold in both builds.
   define: { 'import.meta.url': '__wsgistat_url' },
   banner: { js: "'use strict';\nconst __wsgistat_url = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
 });
 // The bundle is loaded by the launcher, never run as a script: no hashbang (cli.ts has one), and
 // its dynamic imports go through the launcher's.
@@ -67,35 +64,30 @@ chmodSync(outfile, 0o644);
 // got, alone, as CommonJS: the launcher gives it to the bundle's `await import('got')`.
 const gotFile = join(binDir, GOT_BUNDLE);
 const gotBuild = await build({
-  metafile: true,
-  absWorkingDir: here('../..'),
-  stdin: { contents: "export { default } from 'got';", resolveDir: here('../..'), sourcefile: 'got-entry.js', loader: 'js' },
+  ...common,
+  stdin: { contents: "export { default } from 'got';", resolveDir: root, sourcefile: 'got-entry.js', loader: 'js' },
   outfile: gotFile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  logLevel: 'warning',
 });
 writeFileSync(gotFile, routeImports(readFileSync(gotFile, 'utf8')));
 chmodSync(gotFile, 0o644);
-writeLicenses(join(binDir, 'wsgistat.bundle.LICENSES.txt'), Object.keys(mainBuild.metafile.inputs));
-writeLicenses(join(binDir, 'got.bundle.LICENSES.txt'), Object.keys(gotBuild.metafile.inputs));
+writeLicenses(outfile, Object.keys(mainBuild.metafile.inputs));
+writeLicenses(gotFile, Object.keys(gotBuild.metafile.inputs));
 
 /** The licence texts of the packages a bundle holds code of (each MIT or alike, which asks that
- *  copies carry the notice), one after the other, for the tarball. */
-function writeLicenses(file: string, inputs: string[]): void {
+ *  copies carry the notice), one after the other, beside it: x.cjs -> x.LICENSES.txt. */
+function writeLicenses(bundle: string, inputs: string[]): void {
   const dirs = new Set<string>();
   for (const i of inputs) {
     const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(i);
     if (m) dirs.add(m[1]!);
   }
-  let text = `The licences of the packages bundled into ${file.split('/').pop()!.replace('.LICENSES.txt', '.cjs')} by lib/build.ts.\n`;
+  const file = bundle.replace(/\.cjs$/, '.LICENSES.txt');
+  let text = `The licences of the packages bundled into ${basename(bundle)} by lib/build.ts.\n`;
   for (const dir of [...dirs].sort()) {
-    const pkg = JSON.parse(readFileSync(join(here('../..'), dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
-    const licence = readdirSync(join(here('../..'), dir)).find((f) => /^(licen[cs]e|copying)/i.test(f));
+    const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
+    const licence = readdirSync(join(root, dir)).find((f) => /^(licen[cs]e|copying)/i.test(f));
     text += `\n==== ${pkg.name} ${pkg.version} (${pkg.license ?? 'see below'}) ====\n\n`;
-    text += licence ? readFileSync(join(here('../..'), dir, licence), 'utf8').trim() + '\n' : `(no licence file in the package; package.json says ${pkg.license ?? 'nothing'})\n`;
+    text += licence ? readFileSync(join(root, dir, licence), 'utf8').trim() + '\n' : `(no licence file in the package; package.json says ${pkg.license ?? 'nothing'})\n`;
   }
   writeFileSync(file, text, { mode: 0o644 });
 }

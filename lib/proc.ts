@@ -36,26 +36,39 @@ export function parseStat(text: string): ProcStat | undefined {
 
 const BUF = Buffer.alloc(4096);
 
-/** Reads `/proc/<pid>/stat` (one read of at most 4 KiB); undefined when the pid does not exist.
- *  Throws on EACCES and the like. */
-export function readStat(pid: number, root = '/proc'): ProcStat | undefined {
+/** One read of a stat file from its start, at most 4 KiB. */
+function readFrom(fd: number): ProcStat | undefined {
+  const n = readSync(fd, BUF, 0, BUF.length, 0);
+  return parseStat(BUF.toString('latin1', 0, n));
+}
+
+/** Opens and reads `path`; undefined when the process does not exist (or ended between open and
+ *  read). `keep`, asked once a stat was read, says whether to keep the descriptor open. */
+function openAndRead(path: string, keep?: (fd: number) => boolean): ProcStat | undefined {
   let fd: number;
   try {
-    fd = openSync(`${root}/${pid}/stat`, 'r');
+    fd = openSync(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
     throw e;
   }
+  let kept = false;
   try {
-    const n = readSync(fd, BUF, 0, BUF.length, 0);
-    return parseStat(BUF.toString('latin1', 0, n));
+    const st = readFrom(fd);
+    kept = st !== undefined && keep !== undefined && keep(fd);
+    return st;
   } catch (e) {
-    // The process ended between open and read.
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
     throw e;
   } finally {
-    closeSync(fd);
+    if (!kept) closeSync(fd);
   }
+}
+
+/** Reads `/proc/<pid>/stat` (one read of at most 4 KiB); undefined when the pid does not exist.
+ *  Throws on EACCES and the like. */
+export function readStat(pid: number, root = '/proc'): ProcStat | undefined {
+  return openAndRead(`${root}/${pid}/stat`);
 }
 
 /** `/proc/<pid>/stat` of a pid read again and again (the stuck-worker check of a continuous run,
@@ -75,34 +88,19 @@ export function readStatHeld(pid: number, root = '/proc'): ProcStat | undefined 
   const h = held.get(path);
   if (h !== undefined) {
     try {
-      const n = readSync(h.fd, BUF, 0, BUF.length, 0);
+      const st = readFrom(h.fd);
       h.used = now;
-      return parseStat(BUF.toString('latin1', 0, n));
+      return st;
     } catch {
       // That process is gone (ESRCH), or the descriptor is no good: the pid afresh, below.
       dropHeld(path);
     }
   }
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
-    throw e;
-  }
-  let keep = false;
-  try {
-    const n = readSync(fd, BUF, 0, BUF.length, 0);
-    const st = parseStat(BUF.toString('latin1', 0, n));
-    keep = st !== undefined && held.size < HELD_MAX;
-    if (keep) held.set(path, { fd, used: now });
-    return st;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
-    throw e;
-  } finally {
-    if (!keep) closeSync(fd);
-  }
+  return openAndRead(path, (fd) => {
+    if (held.size >= HELD_MAX) return false;
+    held.set(path, { fd, used: now });
+    return true;
+  });
 }
 
 /** A small share of the usual 1,024 descriptors a process may have open. */

@@ -6,7 +6,7 @@ import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startWsgistat, wsgistat } from './helpers/run.js';
-import { needsFluentd, startFluentdWith } from './helpers/fluentd.js';
+import { needsFluentd, startFluentdWith, type RealFluentd } from './helpers/fluentd.js';
 import { schemas } from '../lib/records/schemas.js';
 import { NORIKRA_FIELDS } from '../lib/sinks/http.js';
 import { APP, cleanup, needs, startGunicorn, startUwsgi, tempDir, until, type Gunicorn, type Uwsgi } from './helpers/servers.js';
@@ -101,6 +101,29 @@ function sampleIni(dir: string, httpPort: number) {
     .replaceAll(INI['wsgi-file']!, APP)
     .replaceAll(INI['http-socket']!, `127.0.0.1:${httpPort}`);
   return { text, stats: `unix://${stats}` };
+}
+
+/** A sample's documented command against the sample uWSGI `stats`, on a 1 s interval so that the
+ *  spec is short. */
+const onSample = (args: string[], stats: string) => args.map((a) => (a === `unix://${INI.stats}` ? stats : a === '10s' ? '1s' : a));
+
+/** Runs the command with stdout as an output too, for two ticks of the sample uWSGI; its stdout's
+ *  lines, once it exited 0 with nothing said. */
+async function twoTicks(args: string[], dir: string): Promise<string[]> {
+  const w = startWsgistat(['-o', 'stdout', ...args], { XDG_STATE_HOME: dir });
+  await w.waitFor('two ticks', () => w.lines.length >= 2 * (1 + Number(INI.workers)));
+  expect(await w.stop()).to.equal(0);
+  expect(w.stderr()).to.equal('');
+  return w.lines.map((l) => l.text);
+}
+
+/** The events out_stdout printed in a Fluentd's log, "<event time, nanoseconds, zone> <tag>:
+ *  <record as JSON>", once there are `n` of them. */
+async function printedBy(f: RealFluentd, n: number): Promise<{ time: string; nanos: string; tag: string; json: string }[]> {
+  const printed = () => [...f.log().matchAll(/^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{9}) \+0000 ([^ ]+): (\{.*\})$/gm)]
+    .map((m) => ({ time: m[1]!, nanos: m[2]!, tag: m[3]!, json: m[4]! }));
+  await until('Fluentd to print them', () => (printed().length >= n ? true : undefined));
+  return printed();
 }
 
 describe('conf/ samples', () => {
@@ -242,8 +265,7 @@ describe('conf/ samples', () => {
       const u = await sampleServer(this);
       const dir = tempDir();
       try {
-        // The sample's command, on a 1 s interval so that the spec is short.
-        const args = argv.slice(1).map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
+        const args = onSample(argv.slice(1), u.stats);
         const w = startWsgistat(args, { XDG_STATE_HOME: dir });
         const n = 1 + Number(INI.workers);
         await w.waitFor('two samples', () => w.lines.length >= 2 * n);
@@ -282,19 +304,12 @@ describe('conf/ samples', () => {
       // This file with its port moved.
       const f = await startFluentdWith((port) => text.replace(/^(\s*port) 9880$/m, `$1 ${port}`), undefined, { TZ: 'UTC' });
       try {
-        const args = command.slice(1).map((a) => a.replace('127.0.0.1:9880', `127.0.0.1:${f.port}`))
-          .map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
-        const w = startWsgistat(['-o', 'stdout', ...args], { XDG_STATE_HOME: dir });
-        await w.waitFor('two ticks', () => w.lines.length >= 2 * (1 + Number(INI.workers)));
-        expect(await w.stop()).to.equal(0);
-        expect(w.stderr()).to.equal('');
-        const sent = w.lines.map((l) => JSON.parse(l.text) as Record<string, unknown>);
-        // out_stdout: "<event time, nanoseconds, zone> <tag>: <record as JSON>"; in_http takes
-        // "time" out of the record as the event time, a float, so to the microsecond at best.
-        const printed = () => [...f.log().matchAll(/^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{9}) \+0000 ([^ ]+): (\{.*\})$/gm)];
-        await until('Fluentd to print them', () => (printed().length >= sent.length ? true : undefined));
-        const eventMs = (m: RegExpMatchArray) => Date.parse(`${m[1]!.replace(' ', 'T')}Z`) + Math.round(Number(m[2]!.slice(0, 6)) / 1000);
-        expect(printed().map((m) => [eventMs(m), m[3], JSON.parse(m[4]!)])).to.deep.equal(sent.map(({ time, ...rest }) => [Math.round((time as number) * 1000), 'uwsgi.stats', rest]));
+        const sent = (await twoTicks(onSample(command.slice(1).map((a) => a.replace('127.0.0.1:9880', `127.0.0.1:${f.port}`)), u.stats), dir))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        // in_http takes "time" out of the record as the event time, a float, so to the microsecond at best.
+        const eventMs = (p: { time: string; nanos: string }) => Date.parse(`${p.time.replace(' ', 'T')}Z`) + Math.round(Number(p.nanos.slice(0, 6)) / 1000);
+        const printed = await printedBy(f, sent.length);
+        expect(printed.map((p) => [eventMs(p), p.tag, JSON.parse(p.json)])).to.deep.equal(sent.map(({ time, ...rest }) => [Math.round((time as number) * 1000), 'uwsgi.stats', rest]));
       } finally {
         await f.dispose();
         cleanup(dir);
@@ -341,20 +356,12 @@ describe('conf/ samples', () => {
       // This file with its port moved, and the key in Fluentd's environment as the comments say.
       const f = await startFluentdWith((port) => text.replace(/^(\s*port) 24224$/m, `$1 ${port}`), undefined, { FLUENTD_SHARED_KEY: 'a-sample-key', TZ: 'UTC' });
       try {
-        const args = command.slice(1).map((a) => a.replace('127.0.0.1:24224', `127.0.0.1:${f.port}`).replace(keyFile, key))
-          .map((a) => (a === `unix://${INI.stats}` ? u.stats : a === '10s' ? '1s' : a));
-        const w = startWsgistat(['-o', 'stdout', ...args], { XDG_STATE_HOME: dir });
-        await w.waitFor('two ticks', () => w.lines.length >= 2 * (1 + Number(INI.workers)));
-        expect(await w.stop()).to.equal(0);
-        expect(w.stderr()).to.equal('');
-        const sent = w.lines.map((l) => l.text);
-        // out_stdout: "<event time, nanoseconds, zone> <tag>: <record as JSON>".
-        const printed = () => [...f.log().matchAll(/^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9}) \+0000 ([^ ]+): (\{.*\})$/gm)];
-        await until('Fluentd to print them', () => (printed().length >= sent.length ? true : undefined));
+        const sent = await twoTicks(onSample(command.slice(1).map((a) => a.replace('127.0.0.1:24224', `127.0.0.1:${f.port}`).replace(keyFile, key)), u.stats), dir);
         const eventTime = (line: string) => `${new Date((JSON.parse(line) as { time: number }).time * 1000).toISOString().replace('T', ' ').replace('Z', '')}000000`;
-        expect(printed().map((m) => [m[1], m[2], JSON.parse(m[3]!)])).to.deep.equal(sent.map((l) => [eventTime(l), 'uwsgi.stats', JSON.parse(l)]));
+        const printed = await printedBy(f, sent.length);
+        expect(printed.map((p) => [`${p.time}.${p.nanos}`, p.tag, JSON.parse(p.json)])).to.deep.equal(sent.map((l) => [eventTime(l), 'uwsgi.stats', JSON.parse(l)]));
         // Integers as stdout printed them (Fluentd would print a float as 5.0).
-        expect(printed().map((m) => m[3])).to.deep.equal(sent);
+        expect(printed.map((p) => p.json)).to.deep.equal(sent);
       } finally {
         await f.dispose();
         cleanup(dir);

@@ -3,7 +3,7 @@
 // lines, run by Debian's jq on real wsgistat output.
 
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,13 +164,7 @@ describe('the package', () => {
       const f = await fakeFluentd();
       try {
         // Not spawnSync: the receiver runs in this process.
-        const posted = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-          const c = spawn(bin, ['--no-state', '--hostname', 'h', '--output', `${f.url}/pkg.test`, `file:${FIXTURE}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-          let stderr = '';
-          c.stderr!.on('data', (d) => (stderr += d));
-          const t = setTimeout(() => c.kill('SIGKILL'), 20000);
-          c.on('close', (code) => (clearTimeout(t), resolve({ code, stderr })));
-        });
+        const posted = await wsgistat(['--no-state', '--hostname', 'h', '--output', `${f.url}/pkg.test`, `file:${FIXTURE}`], { env, command: bin });
         expect([posted.code, posted.stderr]).to.deep.equal([0, '']);
         expect(f.stored.map((x) => x.record)).to.deep.equal(untimed(want.stdout).filter((r) => r.type === 'summary' || r.type === 'worker').map(({ time, ...r }) => r));
         expect(f.stored.map((x) => x.tag)).to.deep.equal(f.stored.map(() => 'pkg.test'));

@@ -17,13 +17,15 @@ export interface Run {
   records: Record<string, unknown>[];
 }
 
-/** Runs wsgistat once. Unless `env` sets XDG_STATE_HOME, the run gets a state directory of its own,
- *  so that runs never share rates by accident (and never touch the real home directory). */
-export function wsgistat(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+/** Runs wsgistat once: the built CLI under this node, or `command` (an installed wsgistat) itself.
+ *  Unless `env` sets XDG_STATE_HOME, the run gets a state directory of its own, so that runs never
+ *  share rates by accident (and never touch the real home directory). */
+export function wsgistat(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; command?: string } = {}): Promise<Run> {
   const own = opts.env?.XDG_STATE_HOME ? undefined : mkdtempSync(join(tmpdir(), 'wsgistat-state-'));
   const env = { ...process.env, ...(own ? { XDG_STATE_HOME: own } : {}), ...opts.env };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, argv] = opts.command ? [opts.command, args] : [process.execPath, [CLI, ...args]];
+    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
