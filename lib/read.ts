@@ -57,18 +57,26 @@ const tooLarge = (where: string, max: number) =>
   new SourceError('too_large', `${where} holds more than the size cap of ${max} bytes (raise --max-bytes)`);
 
 /** Reads the open regular file `fd` from its start, at most maxBytes of it. The buffer is sized
- *  from fstat (a record of 2 KiB takes 2 KiB, not 64); a file that says 0 (/proc) or grows while
- *  it is read is taken in 16 KiB reads (each copied out, so none is held twice). */
+ *  from fstat (a record of 2 KiB takes 2 KiB, not 64), and a file read whole into it is returned
+ *  in it; a file that says 0 (/proc) or grows while it is read is taken in 16 KiB reads (each
+ *  copied out, so none is held twice). */
 function readFromStart(fd: number, size: number, where: string, maxBytes: number): Buffer {
   const buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, size > 0 ? size + 1 : 16 * 1024, 64 * 1024));
   const parts: Buffer[] = [];
   let total = 0;
   for (;;) {
-    const n = readSync(fd, buf, 0, Math.min(buf.length, maxBytes + 1 - total), total);
+    const want = Math.min(buf.length, maxBytes + 1 - total);
+    const n = readSync(fd, buf, 0, want, total);
     if (n === 0) break;
-    parts.push(Buffer.from(buf.subarray(0, n)));
     total += n;
     if (total > maxBytes) throw tooLarge(where, maxBytes);
+    // A regular file read up to the size fstat gave, by a read that came back short, is at its
+    // end: no second read to be told so (it was a third of the reads of a gunicorn directory).
+    const end = size > 0 && total >= size && n < want;
+    // Read whole at once into a buffer sized for it: that buffer, not a copy.
+    if (end && parts.length === 0 && n * 2 >= buf.length) return buf.subarray(0, n);
+    parts.push(Buffer.from(buf.subarray(0, n)));
+    if (end) break;
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
@@ -93,6 +101,114 @@ export function withFileSync<T>(path: string, where: string, opts: ReadOptions, 
     throw fromSystemError(e as NodeJS.ErrnoException, where);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Keeps the files it reads open between reads, for a source that reads the same files of one
+ *  directory at every tick (a gunicorn directory's worker records: open, fstat and close were
+ *  two thirds of its system calls). A file is opened, and checked as withFileSync checks it, once;
+ *  after that a read is one pread. Whenever the directory has changed since the last tick (an entry
+ *  made, removed or renamed changes its mtime and ctime), each kept file is fstat'ed and checked
+ *  again, and one no longer linked (its worker's file removed, perhaps a new one made under the
+ *  same name) is opened afresh by its path. `retain` closes the files not named, at most `max` are
+ *  kept, and `close` closes them all. */
+export class HeldFiles {
+  private readonly held = new Map<string, { fd: number; size: number }>();
+  private dirKey: string | undefined;
+  private dirTimes: string | undefined;
+  private trusted = false;
+  constructor(private readonly max = 1024) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Tells the holder the directory's stat at the start of a tick. Another directory at the path
+   *  closes everything; a directory whose times moved, or were so recent that a change in the same
+   *  clock tick would not move them (file times take a coarse clock), has every file checked. */
+  scope(dir: Stats, now = Date.now()): void {
+    const key = `${dir.dev}:${dir.ino}`;
+    const times = `${dir.mtimeMs}:${dir.ctimeMs}`;
+    if (key !== this.dirKey) this.close();
+    this.trusted = key === this.dirKey && times === this.dirTimes && now - Math.max(dir.mtimeMs, dir.ctimeMs) > 1000;
+    this.dirKey = key;
+    this.dirTimes = times;
+  }
+
+  use<T>(path: string, where: string, opts: ReadOptions, use: (read: () => Buffer) => T): T {
+    let h = this.held.get(path);
+    if (h !== undefined && !this.trusted) {
+      let st: Stats | undefined;
+      try {
+        st = fstatSync(h.fd);
+      } catch {
+        st = undefined;
+      }
+      if (st === undefined || st.nlink === 0) {
+        this.drop(path);
+        h = undefined;
+      } else {
+        const refused = refusal(st, where, opts, false);
+        if (refused) {
+          this.drop(path);
+          throw refused;
+        }
+        h.size = st.size;
+      }
+    }
+    if (h === undefined) h = this.open(path, where, opts);
+    const { fd, size } = h;
+    const kept = this.held.get(path) === h; // not over the cap
+    try {
+      return use(() => readFromStart(fd, size, where, opts.maxBytes));
+    } catch (e) {
+      if (kept) this.drop(path);
+      if (e instanceof SourceError) throw e;
+      throw fromSystemError(e as NodeJS.ErrnoException, where);
+    } finally {
+      if (!kept) closeSync(fd);
+    }
+  }
+
+  private open(path: string, where: string, opts: ReadOptions): { fd: number; size: number } {
+    let fd: number;
+    try {
+      fd = openSync(path, flags(opts.noFollow));
+    } catch (e) {
+      throw openError(e as NodeJS.ErrnoException, where, opts.noFollow);
+    }
+    try {
+      const st = fstatSync(fd);
+      const refused = refusal(st, where, opts, false);
+      if (refused) throw refused;
+      const h = { fd, size: st.size };
+      if (this.held.size < this.max) this.held.set(path, h);
+      return h;
+    } catch (e) {
+      closeSync(fd);
+      if (e instanceof SourceError) throw e;
+      throw fromSystemError(e as NodeJS.ErrnoException, where);
+    }
+  }
+
+  /** Closes every kept file whose path is not in `paths`. */
+  retain(paths: ReadonlySet<string>): void {
+    for (const path of [...this.held.keys()]) if (!paths.has(path)) this.drop(path);
+  }
+
+  close(): void {
+    for (const path of [...this.held.keys()]) this.drop(path);
+  }
+
+  private drop(path: string): void {
+    const h = this.held.get(path);
+    if (h === undefined) return;
+    this.held.delete(path);
+    try {
+      closeSync(h.fd);
+    } catch {
+      // closed already
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { heldStats, readStat, readStatHeld } from '../lib/proc.js';
+import { aliveAmong, childrenOf, heldStats, readStat, readStatHeld } from '../lib/proc.js';
 import { until } from './helpers/servers.js';
 
 function sleeper(): ChildProcess {
@@ -61,5 +61,27 @@ describe('/proc/<pid>/stat with a kept descriptor', () => {
     // Above the kernel's largest pid (4194304), so no process can have it.
     expect(readStatHeld(4_194_305)).to.equal(undefined);
     expect(heldStats()).to.equal(before);
+  });
+});
+
+describe('the children of a process, for liveness', () => {
+  it('lists this process\'s live children, and asks pidAlive only of a pid not among them', async () => {
+    const a = sleeper();
+    const b = sleeper();
+    try {
+      expect([...childrenOf(process.pid)!].filter((p) => p === a.pid || p === b.pid).sort()).to.deep.equal([a.pid, b.pid].sort());
+      const asked: number[] = [];
+      const alive = aliveAmong(process.pid, (pid) => (asked.push(pid), pid === 1));
+      expect([alive(a.pid!), alive(b.pid!), alive(1), alive(2 ** 22 + 1)]).to.deep.equal([true, true, true, false]);
+      expect(asked).to.deep.equal([1, 2 ** 22 + 1]);
+      a.kill('SIGKILL');
+      await exited(a);
+      expect(childrenOf(process.pid)!.has(a.pid!)).to.equal(false);
+      expect(childrenOf(2 ** 22 + 1)).to.equal(undefined);
+      expect(childrenOf(-1)).to.equal(undefined);
+    } finally {
+      for (const c of [a, b]) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await Promise.all([exited(a), exited(b)]);
+    }
   });
 });

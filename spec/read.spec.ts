@@ -2,11 +2,11 @@
 
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { SourceError } from '../lib/errors.js';
-import { readFileBounded, readFileBoundedSync } from '../lib/read.js';
+import { HeldFiles, readFileBounded, readFileBoundedSync } from '../lib/read.js';
 import { cleanup, tempDir } from './helpers/servers.js';
 
 async function failure(p: Promise<unknown>): Promise<SourceError> {
@@ -146,5 +146,66 @@ describe('bounded file reads', () => {
   it('names a missing file', async () => {
     mkdirSync(join(dir, 'sub'));
     expect((await failure(readFileBounded(join(dir, 'sub', 'none.json'), 'file n', limits))).code).to.equal('not_found');
+  });
+});
+
+describe('files kept open between reads (HeldFiles)', () => {
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => cleanup(dir));
+  const opts = { maxBytes: 100, noFollow: true };
+  const read = (files: HeldFiles, name: string) => files.use(join(dir, name), name, opts, (r) => r().toString());
+
+  it('keeps at most its cap open, still reads the others, and closes what retain does not name', () => {
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(dir, n), `${n}1`);
+    const files = new HeldFiles(2);
+    files.scope(statSync(dir));
+    expect(['a', 'b', 'c'].map((n) => read(files, n))).to.deep.equal(['a1', 'b1', 'c1']);
+    expect(files.size).to.equal(2);
+    files.retain(new Set([join(dir, 'b')]));
+    expect(files.size).to.equal(1);
+    files.close();
+    expect(files.size).to.equal(0);
+  });
+
+  it('refuses what a fresh read refuses, keeps nothing of it, and reads a file that grew or shrank whole', () => {
+    writeFileSync(join(dir, 'real'), 'x');
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    expect(spawnSync('mkfifo', [join(dir, 'fifo')]).status).to.equal(0);
+    const files = new HeldFiles();
+    files.scope(statSync(dir));
+    expect(syncFailure(() => read(files, 'link')).message).to.equal('link is a symlink; not followed');
+    expect(syncFailure(() => read(files, 'fifo')).message).to.equal('fifo is a FIFO, not a regular file; not read');
+    expect(syncFailure(() => read(files, 'none')).code).to.equal('not_found');
+    expect(files.size).to.equal(0);
+    expect(read(files, 'real')).to.equal('x');
+    writeFileSync(join(dir, 'real'), 'x'.repeat(60)); // same file, grown: no new directory entry
+    expect(read(files, 'real')).to.equal('x'.repeat(60));
+    writeFileSync(join(dir, 'real'), 'yy');
+    expect(read(files, 'real')).to.equal('yy');
+    writeFileSync(join(dir, 'real'), 'z'.repeat(101));
+    expect(syncFailure(() => read(files, 'real')).code).to.equal('too_large');
+    expect(files.size).to.equal(0);
+  });
+
+  it('closes everything when another directory stands at the path, and reopens a file removed and made again', () => {
+    const sub = join(dir, 'd');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'f'), 'one');
+    const files = new HeldFiles();
+    const readSub = () => files.use(join(sub, 'f'), 'f', opts, (r) => r().toString());
+    files.scope(statSync(sub));
+    expect(readSub()).to.equal('one');
+    rmSync(join(sub, 'f'));
+    writeFileSync(join(sub, 'f'), 'two');
+    files.scope(statSync(sub));
+    expect(readSub()).to.equal('two');
+    expect(files.size).to.equal(1);
+    rmSync(sub, { recursive: true });
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'f'), 'three');
+    files.scope(statSync(sub));
+    expect(files.size).to.equal(0);
+    expect(readSub()).to.equal('three');
   });
 });

@@ -57,19 +57,20 @@ function boundedPercentiles(delta: readonly number[], bounds: readonly number[],
  *  upper bounds in µs (a Prometheus histogram's `le`). */
 export function percentiles(delta: readonly number[], bounds?: readonly number[]): Record<string, number> {
   let n = 0;
-  for (const c of delta) n += c;
+  for (let k = 0; k < delta.length; k++) n += delta[k]!;
   if (bounds) return n === 0 ? {} : boundedPercentiles(delta, bounds, n);
   const out: Record<string, number> = {};
   if (n === 0) return out;
-  for (const [name, p] of PERCENTILES) {
-    const rank = Math.max(1, Math.ceil((p / 100) * n));
-    let seen = 0;
-    for (let k = 0; k < delta.length; k++) {
-      seen += delta[k]!;
-      if (seen >= rank) {
-        out[name] = estimate(k);
-        break;
-      }
+  // One walk up the buckets for all three: the ranks only grow.
+  let i = 0;
+  let rank = Math.max(1, Math.ceil((PERCENTILES[0][1] / 100) * n));
+  let seen = 0;
+  for (let k = 0; k < delta.length && i < PERCENTILES.length; k++) {
+    seen += delta[k]!;
+    while (seen >= rank) {
+      out[PERCENTILES[i]![0]] = estimate(k);
+      if (++i === PERCENTILES.length) break;
+      rank = Math.max(1, Math.ceil((PERCENTILES[i]![1] / 100) * n));
     }
   }
   return out;
@@ -80,17 +81,20 @@ export type Sparse = Record<string, number>;
 
 export function toSparse(h: readonly number[]): Sparse {
   const s: Sparse = {};
-  h.forEach((c, k) => {
-    if (c) s[k] = c;
-  });
+  for (let k = 0; k < h.length; k++) if (h[k]) s[k] = h[k]!;
   return s;
 }
 
 /** The change of a histogram since the previous one; the whole histogram when there is no
  *  previous one or a bucket went down (it started again from zero). */
 export function histogramDelta(now: readonly number[], prev: Sparse | undefined): { delta: number[]; reset: boolean } {
-  if (!prev) return { delta: [...now], reset: false };
-  const delta = now.map((c, k) => c - (prev[k] ?? 0));
-  if (delta.some((d) => d < 0) || Object.keys(prev).some((k) => Number(k) >= now.length)) return { delta: [...now], reset: true };
+  if (!prev) return { delta: now.slice(), reset: false };
+  const delta = new Array<number>(now.length);
+  for (let k = 0; k < now.length; k++) {
+    const d = now[k]! - (prev[k] ?? 0);
+    if (d < 0) return { delta: now.slice(), reset: true };
+    delta[k] = d;
+  }
+  for (const k in prev) if (Number(k) >= now.length) return { delta: now.slice(), reset: true };
   return { delta, reset: false };
 }

@@ -3,7 +3,7 @@
 
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SourceError } from '../../lib/errors.js';
 import { parseAddress } from '../../lib/sources/address.js';
@@ -111,5 +111,40 @@ describe('a format-2 hooks directory with hostile entries', () => {
       'left out 4 worker file(s) that could not be used: worker-23.bin (not_a_file), worker-24.bin (not_a_file), worker-25.bin (not a wsgistat worker record), worker-26.bin (not a wsgistat worker record)',
       `${hooks} holds 1 worker record(s) of another gunicorn master (pid 1), left out: give each gunicorn its own WSGISTAT_GUNICORN_DIR`,
     ]);
+  });
+
+  it('reads each record as it is now from the descriptor it keeps, and one made again under its name afresh', async () => {
+    const name = join(hooks, `worker-${process.pid}.bin`);
+    const src = gunicornSource({ address: parseAddress(`gunicorn://${hooks}`), timeoutMs: 2000, maxBytes: 1 << 16 }, { records: new Set(['worker']), vars: { kind: 'none' } }, () => true);
+    const seen = async () => (await src.collect()).bodies.map((b) => [b.requests, b.status_2xx]);
+    const inPlace = (ok: number) => {
+      const fd = openSync(name, 'r+');
+      writeSync(fd, record(process.pid, process.pid, 7, ok), 0, recordBytes(1), 0);
+      closeSync(fd);
+    };
+    expect(await seen()).to.deep.equal([[5, 5]]);
+    // A directory unchanged for over a second: the kept descriptors are read without a check.
+    await new Promise((r) => setTimeout(r, 1100));
+    inPlace(9);
+    expect(await seen()).to.deep.equal([[9, 9]]);
+    inPlace(12);
+    expect(await seen()).to.deep.equal([[12, 12]]);
+    // The file removed and another made under its name (a new worker with the pid), then one
+    // renamed over it, then the whole directory made again: the new file each time.
+    rmSync(name);
+    writeFileSync(name, record(process.pid, process.pid, 8, 2));
+    expect(await seen()).to.deep.equal([[2, 2]]);
+    writeFileSync(join(dir, 'next.bin'), record(process.pid, process.pid, 8, 3));
+    renameSync(join(dir, 'next.bin'), name);
+    expect(await seen()).to.deep.equal([[3, 3]]);
+    await new Promise((r) => setTimeout(r, 1100));
+    inPlace(4);
+    expect(await seen()).to.deep.equal([[4, 4]]);
+    const master = JSON.stringify({ format: 'wsgistat-gunicorn/2', pid: process.pid, workers: 1, worker_class: 'sync', bind: [] });
+    renameSync(hooks, join(dir, 'old'));
+    mkdirSync(hooks);
+    writeFileSync(join(hooks, 'master.json'), master);
+    writeFileSync(name, record(process.pid, process.pid, 9, 1));
+    expect(await seen()).to.deep.equal([[1, 1]]);
   });
 });

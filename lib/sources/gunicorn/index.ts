@@ -14,8 +14,8 @@
 // reaped worker's counts before it removes the worker's record, so a count is never missed.
 
 import { readdirSync, statSync, type Stats } from 'node:fs';
-import { readFileBoundedSync, withFileSync } from '../../read.js';
-import { pidAlive } from '../../proc.js';
+import { HeldFiles, readFileBoundedSync } from '../../read.js';
+import { aliveAmong, pidAlive } from '../../proc.js';
 import { join } from 'node:path';
 import { SourceError, fromSystemError } from '../../errors.js';
 import { decodeJson } from '../json.js';
@@ -61,12 +61,14 @@ export async function readStatusFile(path: string, spec: Pick<SourceSpec, 'timeo
  *  followed through a symlink and must be regular files of the directory's owner; a damaged,
  *  oversized or foreign worker file costs that worker only (counted, and named once in a notice
  *  without its content). */
-function readDirectory(dir: string, maxBytes: number): { master: Record<string, unknown>; workers: Record<string, unknown>[]; records: WorkerRecord[]; retired?: Record<string, unknown>; notices: string[] } {
+function readDirectory(dir: string, maxBytes: number, files: HeldFiles): { master: Record<string, unknown>; workers: Record<string, unknown>[]; records: WorkerRecord[]; retired?: Record<string, unknown>; notices: string[] } {
   const where = `status directory ${dir}`;
   let names: string[];
   let check: (st: Stats) => string | undefined;
   try {
-    check = ownedBy(statSync(dir).uid);
+    const st = statSync(dir);
+    check = ownedBy(st.uid);
+    files.scope(st);
     names = readdirSync(dir);
   } catch (e) {
     throw fromSystemError(e as NodeJS.ErrnoException, where);
@@ -84,11 +86,14 @@ function readDirectory(dir: string, maxBytes: number): { master: Record<string, 
   const workers: Record<string, unknown>[] = [];
   const records: WorkerRecord[] = [];
   const skipped: string[] = [];
+  const listed = new Set<string>();
   for (const name of names) {
     try {
       if (format2 && /^worker-\d+\.bin$/.test(name)) {
-        // One open, then copies from the start until two agree.
-        const got = withFileSync(join(dir, name), `${where}: ${name}`, { maxBytes, noFollow: check !== undefined, check }, (read) => consistentCopy(read));
+        // Kept open from one collect to the next; copies from the start until two agree.
+        const path = join(dir, name);
+        listed.add(path);
+        const got = files.use(path, `${where}: ${name}`, { maxBytes, noFollow: check !== undefined, check }, (read) => consistentCopy(read));
         if (!got) {
           skipped.push(`${name} (changing at every read)`);
           continue;
@@ -104,6 +109,7 @@ function readDirectory(dir: string, maxBytes: number): { master: Record<string, 
       if (e.code !== 'not_found') skipped.push(`${name} (${e.code})`); // not_found: the worker just exited
     }
   }
+  files.retain(listed);
   // Last: what the master kept of the workers it reaped, up to now.
   const retired = format2 && names.includes('retired.json') ? parse('retired.json') : undefined;
   const notices = skipped.length
@@ -124,21 +130,29 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
   if (spec.address.endpoint.kind !== 'file') throw new Error('gunicornSource needs a file address');
   const path = spec.address.endpoint.path;
   const where = `status file ${path}`;
-  return {
+  const files = new HeldFiles();
+  const source: Source = {
     spec,
     server: 'gunicorn',
     async collect(): Promise<Sample> {
       if (isDirectory(path)) {
-        const { master, workers, records, retired, notices } = readDirectory(path, spec.maxBytes);
+        const { master, workers, records, retired, notices } = readDirectory(path, spec.maxBytes, files);
+        // The workers are the master's children: one read of its list, not a kill(pid, 0) each.
+        const live = alive === pidAlive && typeof master.pid === 'number' ? aliveAmong(master.pid) : alive;
         if (master.format === 'wsgistat-gunicorn/2') {
-          const shaped = shapeGunicornDir2(master, records, retired, { ...shape, alive }, path);
+          const shaped = shapeGunicornDir2(master, records, retired, { ...shape, alive: live }, path);
           return { server: 'gunicorn', bodies: shaped.bodies, notices: [...notices, ...shaped.notices], listener: listenerHint(master), histograms: shaped.histograms, ownTotals: true };
         }
-        const bodies = shapeGunicornDir(master, workers, { ...shape, alive }, path);
+        const bodies = shapeGunicornDir(master, workers, { ...shape, alive: live }, path);
         return { server: 'gunicorn', bodies, notices, listener: listenerHint(master) };
       }
       const { value } = await readStatusFile(path, spec, where);
       return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };
     },
   };
+  // A source let go of (a spec's, a stopped `top` pane's) closes the files it kept open.
+  heldBySource.register(source, files);
+  return source;
 }
+
+const heldBySource = new FinalizationRegistry<HeldFiles>((files) => files.close());
