@@ -49,14 +49,32 @@ export interface ProcStat {
 }
 
 /** A `/proc/<pid>/stat` line. The command name is in parentheses and may itself hold spaces and
- *  parentheses, so the fields are read after the last ")": state is field 3, ppid 4, start time 22. */
+ *  parentheses, so the fields are read after the last ")": state is field 3, ppid 4, tty 7, start
+ *  time 22. Only those four are cut out (a split of all 52 was most of what a stuck-worker check
+ *  allocated). */
 export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
-  const fields = text.slice(close + 2).split(' ');
-  const ppid = Number(fields[1]);
-  if (!fields[0] || !Number.isInteger(ppid) || fields[19] === undefined) return undefined;
-  return { state: fields[0], ppid, startTime: fields[19], tty: Number(fields[4]) || 0 };
+  let state = '';
+  let ppid = '';
+  let tty = '';
+  let field = 0;
+  let start = close + 2;
+  for (let i = start; i <= text.length; i++) {
+    if (i < text.length && text.charCodeAt(i) !== 32) continue;
+    // Field `field` (0: state, after the name) is text[start, i).
+    if (field === 0) state = text.slice(start, i);
+    else if (field === 1) ppid = text.slice(start, i);
+    else if (field === 4) tty = text.slice(start, i);
+    else if (field === 19) {
+      const pp = Number(ppid);
+      if (!state || !Number.isInteger(pp)) return undefined;
+      return { state, ppid: pp, startTime: text.slice(start, i), tty: Number(tty) || 0 };
+    }
+    field++;
+    start = i + 1;
+  }
+  return undefined;
 }
 
 const BUF = Buffer.alloc(4096);

@@ -4,7 +4,8 @@
 
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { aliveAmong, childrenOf, heldStats, readStat, readStatHeld } from '../lib/proc.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { aliveAmong, childrenOf, heldStats, parseStat, readStat, readStatHeld } from '../lib/proc.js';
 import { until } from './helpers/servers.js';
 
 function sleeper(): ChildProcess {
@@ -83,5 +84,35 @@ describe('the children of a process, for liveness', () => {
       for (const c of [a, b]) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await Promise.all([exited(a), exited(b)]);
     }
+  });
+});
+
+describe('a /proc/<pid>/stat line', () => {
+  /** What parseStat read before it cut out only its four fields: a split of them all. */
+  function bySplit(text: string) {
+    const close = text.lastIndexOf(')');
+    if (close < 0) return undefined;
+    const fields = text.slice(close + 2).split(' ');
+    const ppid = Number(fields[1]);
+    if (!fields[0] || !Number.isInteger(ppid) || fields[19] === undefined) return undefined;
+    return { state: fields[0], ppid, startTime: fields[19], tty: Number(fields[4]) || 0 };
+  }
+
+  it('reads state, ppid, tty and start time as a split of every field does, for every process here and odd names', () => {
+    const lines: string[] = [];
+    for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+      try {
+        lines.push(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+      } catch {
+        // gone since the listing
+      }
+    }
+    expect(lines.length).to.be.greaterThan(3);
+    const real = lines[0]!;
+    const rest = real.slice(real.lastIndexOf(')') + 1);
+    lines.push(`7 (a) b) (c) d)${rest}`, `7 (sp ace)${rest}`, '7 (x) S 1', '7 (x)', 'nothing', '', `7 (x) S${rest.slice(3)}`, `7 (x)  ${rest.slice(1)}`, `7 (x) S x${rest.slice(4)}`);
+    const got = lines.map(parseStat);
+    expect(got).to.deep.equal(lines.map(bySplit));
+    expect(got.filter((x) => x !== undefined).length).to.be.greaterThan(3);
   });
 });
