@@ -7,9 +7,12 @@
 //
 // For scale, the same run first measures a floor: a bare net.connect + read to EOF of the same
 // socket on the same schedule, which is what Node itself costs before any wsgistat code runs.
+// Both run with V8's young generation held at its first size, as a continuous run holds it
+// (lib/heap.ts); YOUNG=grow leaves V8's default, for a before and after.
 
 import net from 'node:net';
 import { Writable } from 'node:stream';
+import { holdYoungGeneration } from '../lib/heap.js';
 import { tick } from '../lib/pipeline.js';
 import type { RateState } from '../lib/records/rates.js';
 import { alignedEvery, scheduler } from '../lib/schedule.js';
@@ -49,6 +52,7 @@ const line = (name: string, r: { cpu: number[]; skipped: number }) =>
   `${name.padEnd(34)} median ${at(r.cpu, 0.5).toFixed(3)} ms   p90 ${at(r.cpu, 0.9).toFixed(3)} ms   p99 ${at(r.cpu, 0.99).toFixed(3)} ms   (${r.cpu.length + 1} ticks, ${r.skipped} skipped)`;
 
 async function main() {
+  if (process.env.YOUNG !== 'grow') holdYoungGeneration();
   const u = await startUwsgi({ stats: 'unix', workers: 4, threads: 2 });
   const path = u.stats.replace('unix://', '');
   try {

@@ -1,6 +1,7 @@
 // A continuous run: a tick on the schedule until stop(), then the tick in flight finishes and what
 // receivers have not taken stays in their spools. A slow source costs only itself its ticks.
 
+import { holdYoungGeneration } from '../heap.js';
 import * as log from '../log.js';
 import { tick, type Rates } from '../pipeline.js';
 import { alignedEvery, cronNext, scheduler, type Scheduler } from '../schedule.js';
@@ -21,6 +22,7 @@ export interface ContinuousRun {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function continuous(p: Plan, sinks: Sink[], rates: Rates): ContinuousRun {
+  holdYoungGeneration();
   let s: Scheduler | undefined;
   let stopped = false;
   const done = (async () => {

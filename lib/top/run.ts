@@ -3,6 +3,7 @@
 // terminal.
 
 import type { Key } from 'node:readline';
+import { holdYoungGeneration } from '../heap.js';
 import { alignedEvery } from '../schedule.js';
 import { render, duration, type UiState } from './render.js';
 import { sampler, type Watched } from './sample.js';
@@ -28,6 +29,7 @@ export interface Top {
 }
 
 export function startTop(term: Terminal, opts: TopOptions): Top {
+  holdYoungGeneration();
   const s = sampler();
   const ui: UiState = { sort: 'id', cores: false, intervalMs: opts.intervalMs };
   let views: ServerView[] = [];
