@@ -18,7 +18,7 @@
 //   what was served before the reset. Consumers that prefer no value to a low one (the mackerel
 //   format) skip such a sample. A new or vanished slot is not a reset: nothing is missed.
 
-import { COUNTERS } from './schemas.js';
+import { COUNTERS } from './counters.js';
 import { histogramDelta, percentiles, toSparse, type Sparse } from './latency.js';
 import type { Body } from './types.js';
 

@@ -31,11 +31,9 @@ const workerTotals = {
   respawn_count: num('worker spawns, summed over workers (counter)'),
 };
 
-/** Counters of summary and worker records that get a change and a rate (records/rates.ts). */
-export const COUNTERS = [
-  'requests', 'exceptions', 'harakiri_count', 'signals', 'tx', 'running_time', 'respawn_count',
-  'status_1xx', 'status_2xx', 'status_3xx', 'status_4xx', 'status_5xx', 'status_other', 'requests_aborted',
-] as const;
+import { COUNTERS } from './counters.js';
+
+export { COUNTERS };
 
 const UNITS: Record<string, string> = { tx: 'bytes', running_time: 'µs' };
 

@@ -1,11 +1,11 @@
 // Records to JSON lines, with the serializers precompiled from schemas.ts (see ../build.ts).
 
-import { schemas } from './schemas.js';
+import fields from './fields.cjs';
 import serializers from './serializers.cjs';
 import type { Rec } from './types.js';
 
 const known: Record<string, ReadonlySet<string>> = Object.fromEntries(
-  Object.entries(schemas).map(([type, s]) => [type, new Set(Object.keys(s.properties))]),
+  Object.entries(fields).map(([type, names]) => [type, new Set(names)]),
 );
 
 /** One record as one line of JSON, newline included. */

@@ -13,10 +13,10 @@
 //   of dead pids forever) is left out when the endpoint is local, as the mapped records leave it.
 
 import type { Body } from '../../records/types.js';
-import { schemas } from '../../records/schemas.js';
+import fields from '../../records/fields.cjs';
 import type { MetricFamily } from './parse.js';
 
-const RESERVED: ReadonlySet<string> = new Set(Object.keys(schemas.metric.properties));
+const RESERVED: ReadonlySet<string> = new Set(fields.metric);
 
 /** The field a label is given as: its name, or `label_`-prefixed while that is a record field or
  *  another label of the sample. */
