@@ -7,13 +7,15 @@
 //             liveness checks are the real ones), in /dev/shm as the hooks keep it: one collect of the gunicorn source, rated and
 //             serialized. Goal: <= 5 ms.
 // The Prometheus source's 10,000 series are bench/prometheus.ts's. Run on demand:
-// `npm run bench:scale`; env ROUNDS (40), CASE (uwsgi or gunicorn: that one only).
+// `npm run bench:scale`; env ROUNDS (40), CASE (uwsgi or gunicorn: that one only), YOUNG=hold (the
+// young generation held at its first size, as a continuous run holds it: lib/heap.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { holdYoungGeneration } from '../lib/heap.js';
 import { applyRates } from '../lib/records/rates.js';
 import { toJsonLine } from '../lib/records/serialize.js';
 import { RECORD_TYPES, type Body, type Rec } from '../lib/records/types.js';
@@ -148,6 +150,7 @@ async function gunicornCase(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`node ${process.version}, ${ROUNDS} rounds after 5 of warm-up\n`);
+  if (process.env.YOUNG === 'hold') holdYoungGeneration();
   // CASE=uwsgi|gunicorn runs one of them.
   if (process.env.CASE !== 'gunicorn') uwsgiCase();
   if (process.env.CASE !== 'uwsgi') await gunicornCase();
