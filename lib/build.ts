@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BUNDLE, GOT_BUNDLE, cacheName, cacheWriterSource, launcherSource, routeImports } from './build/launcher.js';
 import fjs from 'fast-json-stringify';
+import { COMMON_FIELDS } from './records/counters.js';
 import { schemas } from './records/schemas.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
@@ -33,7 +34,10 @@ for (const [name, schema] of Object.entries(schemas)) {
   // unknown field itself, with one Set lookup per key.
   // Each serializer is evaluated on first use: a run that prints summaries only never builds the
   // other record types' serializers.
-  const standalone = fjs({ ...schema, additionalProperties: false } as object, { mode: 'standalone' });
+  // The common fields are not in it: records/serialize.ts writes them once per run of records
+  // that share them (a tick's records of one source), not once per record.
+  const body = Object.fromEntries(Object.entries(schema.properties).filter(([field]) => !(COMMON_FIELDS as readonly string[]).includes(field)));
+  const standalone = fjs({ ...schema, properties: body, additionalProperties: false } as object, { mode: 'standalone' });
   const key = JSON.stringify(name);
   code +=
     `Object.defineProperty(exports, ${key}, { enumerable: true, configurable: true, get() {\n` +
