@@ -129,7 +129,9 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
       if (r.notice) log.warn(`${sourceName(s)}${vassal !== undefined ? ` vassal ${vassal}` : ''}`, r.notice);
       bodies = bodies.filter((b) => opts.records.has(b.type as RecordType));
     }
-    records.push(...stamp(bodies, s, sample.server, time, opts.hostname));
+    // A loop, not push(...): a spread of ~130,000 records (a large server's cores, a big /metrics)
+    // overflows the stack.
+    for (const r of stamp(bodies, s, sample.server, time, opts.hostname)) records.push(r);
   };
   /** A failure: one line on stderr and, as asked, an error record. The previous sample is kept:
    *  the next good one gets rates over the longer gap. */
@@ -139,7 +141,7 @@ export async function tick(sources: Source[], sinks: Sink[], opts: TickOptions):
     log.error(`${sourceName(s)}${vassal !== undefined ? ` vassal ${vassal}` : ''}`, err.message);
     if (opts.errorRecords) {
       const body: Body = { type: 'error', code: err.code, message: err.message, ...(vassal !== undefined ? { vassal } : {}) };
-      records.push(...stamp([body], s, s.server, time, opts.hostname));
+      records.push(stamp([body], s, s.server, time, opts.hostname)[0]!);
     }
   };
   results.forEach((result, i) => {

@@ -57,7 +57,7 @@ export function shapeGunicornDir(master: Obj, files: Obj[], opts: GunicornShapeO
   }
   const out: Body[] = [];
   if (opts.records.has('summary')) out.push(summary);
-  if (opts.records.has('worker')) out.push(...workers);
+  if (opts.records.has('worker')) for (const w of workers) out.push(w);
   return out;
 }
 
@@ -154,6 +154,6 @@ export function shapeGunicornDir2(master: Obj, records: WorkerRecord[], retired:
   histograms.set('summary', hist);
   const bodies: Body[] = [];
   if (opts.records.has('summary')) bodies.push(summary);
-  if (opts.records.has('worker')) bodies.push(...workers);
+  if (opts.records.has('worker')) for (const w of workers) bodies.push(w);
   return { bodies, histograms, notices };
 }

@@ -81,6 +81,6 @@ export function shapeGunicorn(doc: unknown, opts: GunicornShapeOptions): Body[] 
   if (idle !== undefined) summary.file_idle_workers = idle;
   const out: Body[] = [];
   if (opts.records.has('summary')) out.push(summary);
-  if (opts.records.has('worker')) out.push(...workers);
+  if (opts.records.has('worker')) for (const w of workers) out.push(w);
   return out;
 }

@@ -26,7 +26,8 @@ export function sampleOf(families: MetricFamily[], spec: SourceSpec, shape: Shap
   const opts: MapOptions = { names: spec.own?.metrics as MapOptions['names'], ...(local ? { alive: pidAlive, parentOf } : {}), ...(scrapeEndpoint ? { scrapeEndpoint } : {}) };
   const m = mapFamilies(families, opts);
   const bodies = m.bodies.filter((b) => shape.records.has(b.type as 'summary'));
-  if (shape.records.has('metric')) bodies.push(...metricBodies(families, m.mapped, opts.alive));
+  // A loop, not push(...): a /metrics of ~130,000 series would overflow the stack as arguments.
+  if (shape.records.has('metric')) for (const b of metricBodies(families, m.mapped, opts.alive)) bodies.push(b);
   return {
     server: 'gunicorn',
     bodies,
