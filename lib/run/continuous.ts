@@ -1,7 +1,7 @@
 // A continuous run: a tick on the schedule until stop(), then the tick in flight finishes and what
 // receivers have not taken stays in their spools. A slow source costs only itself its ticks.
 
-import { holdYoungGeneration } from '../heap.js';
+import { holdYoungGeneration, sizeYoungGenerationFor } from '../heap.js';
 import * as log from '../log.js';
 import { tick, type Rates } from '../pipeline.js';
 import { alignedEvery, cronNext, scheduler, type Scheduler } from '../schedule.js';
@@ -35,7 +35,8 @@ export function continuous(p: Plan, sinks: Sink[], rates: Rates): ContinuousRun 
         // records by then and the next is not skipped.
         const nextDue = next(due);
         const until = nextDue - Math.min(250, (nextDue - due) / 10);
-        await tick(p.sources, sinks, { ...p.tick, rates, overrun: { until, inFlight } });
+        const { records } = await tick(p.sources, sinks, { ...p.tick, rates, overrun: { until, inFlight } });
+        sizeYoungGenerationFor(records.length);
       },
       (due, since) => log.warn('wsgistat', `skipped the tick due at ${iso(due)}: the tick of ${iso(since)} is still running`),
       // Not expected (sources and sinks report their own failures): said, and the next tick goes on.
