@@ -9,7 +9,7 @@
 // and never longer than timeoutMs is spent. With noFollow, a symlink is refused, not opened: for
 // entries found by listing a directory that someone else may be able to write.
 
-import { closeSync, constants, fstatSync, open, read, close, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, open, read, close, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { SourceError, fromSystemError } from './errors.js';
 
 export interface ReadLimits {
@@ -107,15 +107,16 @@ export function withFileSync<T>(path: string, where: string, opts: ReadOptions, 
 /** Keeps the files it reads open between reads, for a source that reads the same files of one
  *  directory at every tick (a gunicorn directory's worker records: open, fstat and close were
  *  two thirds of its system calls). A file is opened, and checked as withFileSync checks it, once;
- *  after that a read is one pread. Whenever the directory has changed since the last tick (an entry
- *  made, removed or renamed changes its mtime and ctime), each kept file is fstat'ed and checked
- *  again, and one no longer linked (its worker's file removed, perhaps a new one made under the
- *  same name) is opened afresh by its path. `retain` closes the files not named, at most `max` are
- *  kept, and `close` closes them all. */
+ *  after that a read is one pread. At a tick whose directory may have changed since the last one
+ *  (see scope), each kept file's path is looked at again: a path that names another file now (its
+ *  worker's file removed and another made under the name, or one renamed over it) or nothing is
+ *  opened afresh, and the file it still names is checked again. `retain` closes the files not
+ *  named, at most `max` are kept, and `close` closes them all. */
 export class HeldFiles {
-  private readonly held = new Map<string, { fd: number; size: number }>();
+  private readonly held = new Map<string, { fd: number; size: number; dev: number; ino: number }>();
   private dirKey: string | undefined;
   private dirTimes: string | undefined;
+  private seenAt = 0;
   private trusted = false;
   constructor(private readonly max = 1024) {}
 
@@ -123,16 +124,19 @@ export class HeldFiles {
     return this.held.size;
   }
 
-  /** Tells the holder the directory's stat at the start of a tick. Another directory at the path
-   *  closes everything; a directory whose times moved, or were so recent that a change in the same
-   *  clock tick would not move them (file times take a coarse clock), has every file checked. */
-  scope(dir: Stats, now = Date.now()): void {
+  /** Tells the holder the directory's stat at the start of a tick (`now`: when it was taken).
+   *  Another directory at the path closes everything. The kept files are trusted as they are only
+   *  when the directory's times are those the last tick saw, and were already over a second old
+   *  then: an entry made, removed or renamed after that look would have moved them, however coarse
+   *  the clock that file times take. */
+  scope(dir: Pick<Stats, 'dev' | 'ino' | 'mtimeMs' | 'ctimeMs'>, now = Date.now()): void {
     const key = `${dir.dev}:${dir.ino}`;
     const times = `${dir.mtimeMs}:${dir.ctimeMs}`;
     if (key !== this.dirKey) this.close();
-    this.trusted = key === this.dirKey && times === this.dirTimes && now - Math.max(dir.mtimeMs, dir.ctimeMs) > 1000;
+    this.trusted = key === this.dirKey && times === this.dirTimes && this.seenAt - Math.max(dir.mtimeMs, dir.ctimeMs) > 1000;
     this.dirKey = key;
     this.dirTimes = times;
+    this.seenAt = now;
   }
 
   use<T>(path: string, where: string, opts: ReadOptions, use: (read: () => Buffer) => T): T {
@@ -140,11 +144,12 @@ export class HeldFiles {
     if (h !== undefined && !this.trusted) {
       let st: Stats | undefined;
       try {
-        st = fstatSync(h.fd);
+        st = (opts.noFollow ? lstatSync : statSync)(path, { throwIfNoEntry: false });
       } catch {
         st = undefined;
       }
-      if (st === undefined || st.nlink === 0) {
+      if (st === undefined || st.dev !== h.dev || st.ino !== h.ino) {
+        // Gone, or another file under the name: opened afresh below (or not found, as a fresh read).
         this.drop(path);
         h = undefined;
       } else {
@@ -170,7 +175,7 @@ export class HeldFiles {
     }
   }
 
-  private open(path: string, where: string, opts: ReadOptions): { fd: number; size: number } {
+  private open(path: string, where: string, opts: ReadOptions): { fd: number; size: number; dev: number; ino: number } {
     let fd: number;
     try {
       fd = openSync(path, flags(opts.noFollow));
@@ -181,7 +186,7 @@ export class HeldFiles {
       const st = fstatSync(fd);
       const refused = refusal(st, where, opts, false);
       if (refused) throw refused;
-      const h = { fd, size: st.size };
+      const h = { fd, size: st.size, dev: st.dev, ino: st.ino };
       if (this.held.size < this.max) this.held.set(path, h);
       return h;
     } catch (e) {
@@ -204,11 +209,8 @@ export class HeldFiles {
     const h = this.held.get(path);
     if (h === undefined) return;
     this.held.delete(path);
-    try {
-      closeSync(h.fd);
-    } catch {
-      // closed already
-    }
+    // Only drop closes a kept descriptor, once: it is still this file's.
+    closeSync(h.fd);
   }
 }
 

@@ -2,7 +2,7 @@
 
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { SourceError } from '../lib/errors.js';
@@ -185,6 +185,42 @@ describe('files kept open between reads (HeldFiles)', () => {
     expect(read(files, 'real')).to.equal('yy');
     writeFileSync(join(dir, 'real'), 'z'.repeat(101));
     expect(syncFailure(() => read(files, 'real')).code).to.equal('too_large');
+    expect(files.size).to.equal(0);
+  });
+
+  it('trusts its files only when the directory\'s times were already old at the last look, however coarse their clock', () => {
+    writeFileSync(join(dir, 'f'), 'old');
+    const files = new HeldFiles();
+    const t = Date.now();
+    // Times that a change in the same clock tick as the last look would not move.
+    const same = { dev: 1, ino: 2, mtimeMs: t, ctimeMs: t };
+    files.scope(same, t + 2);
+    expect(read(files, 'f')).to.equal('old');
+    rmSync(join(dir, 'f'));
+    writeFileSync(join(dir, 'f'), 'new');
+    files.scope(same, t + 10_000);
+    expect(read(files, 'f')).to.equal('new');
+    files.scope(same, t + 20_000); // old at the last look: trusted, and still the file it names
+    expect(read(files, 'f')).to.equal('new');
+    expect(files.size).to.equal(1);
+  });
+
+  it('reopens a file another was renamed over, though the first is still linked elsewhere', () => {
+    writeFileSync(join(dir, 'f'), 'first');
+    const files = new HeldFiles();
+    files.scope(statSync(dir));
+    expect(read(files, 'f')).to.equal('first');
+    linkSync(join(dir, 'f'), join(dir, 'kept-by-someone'));
+    writeFileSync(join(dir, 'next'), 'second');
+    renameSync(join(dir, 'next'), join(dir, 'f'));
+    files.scope(statSync(dir));
+    expect(read(files, 'f')).to.equal('second');
+    rmSync(join(dir, 'f'));
+    files.scope(statSync(dir));
+    expect(syncFailure(() => read(files, 'f')).code).to.equal('not_found');
+    symlinkSync(join(dir, 'kept-by-someone'), join(dir, 'f'));
+    files.scope(statSync(dir));
+    expect(syncFailure(() => read(files, 'f')).message).to.equal('f is a symlink; not followed');
     expect(files.size).to.equal(0);
   });
 

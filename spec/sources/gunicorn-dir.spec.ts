@@ -3,7 +3,7 @@
 
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SourceError } from '../../lib/errors.js';
 import { parseAddress } from '../../lib/sources/address.js';
@@ -122,13 +122,24 @@ describe('a format-2 hooks directory with hostile entries', () => {
       writeSync(fd, record(process.pid, process.pid, 7, ok), 0, recordBytes(1), 0);
       closeSync(fd);
     };
+    /** This process's descriptors open on the record's path (a removed file reads "PATH (deleted)"). */
+    const fds = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(name);
+      } catch {
+        return false;
+      }
+    });
     expect(await seen()).to.deep.equal([[5, 5]]);
-    // A directory unchanged for over a second: the kept descriptors are read without a check.
+    const kept = fds();
+    expect(kept).to.have.length(1);
+    // A directory unchanged for over a second: the kept descriptor is read without a look at the path.
     await new Promise((r) => setTimeout(r, 1100));
     inPlace(9);
     expect(await seen()).to.deep.equal([[9, 9]]);
     inPlace(12);
     expect(await seen()).to.deep.equal([[12, 12]]);
+    expect(fds()).to.deep.equal(kept);
     // The file removed and another made under its name (a new worker with the pid), then one
     // renamed over it, then the whole directory made again: the new file each time.
     rmSync(name);
@@ -146,5 +157,15 @@ describe('a format-2 hooks directory with hostile entries', () => {
     writeFileSync(join(hooks, 'master.json'), master);
     writeFileSync(name, record(process.pid, process.pid, 9, 1));
     expect(await seen()).to.deep.equal([[1, 1]]);
+    expect(fds()).to.have.length(1);
+    // The directory gone: nothing of it stays open.
+    rmSync(hooks, { recursive: true });
+    try {
+      await src.collect();
+      expect.fail('read a directory that is gone');
+    } catch (e) {
+      expect((e as SourceError).code).to.equal('not_found');
+    }
+    expect(fds()).to.deep.equal([]);
   });
 });

@@ -71,6 +71,7 @@ function readDirectory(dir: string, maxBytes: number, files: HeldFiles): { maste
     files.scope(st);
     names = readdirSync(dir);
   } catch (e) {
+    files.close(); // the directory is gone, or cannot be read: nothing of it is kept
     throw fromSystemError(e as NodeJS.ErrnoException, where);
   }
   const parse = (name: string) => {
@@ -79,6 +80,7 @@ function readDirectory(dir: string, maxBytes: number, files: HeldFiles): { maste
     return value as Record<string, unknown>;
   };
   if (!names.includes('master.json')) {
+    files.close();
     throw new SourceError('not_found', `${where} has no master.json (is gunicorn running with conf/gunicorn_wsgistat.py, and WSGISTAT_GUNICORN_DIR set to this directory?)`);
   }
   const master = parse('master.json');
@@ -146,6 +148,7 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
         const bodies = shapeGunicornDir(master, workers, { ...shape, alive: live }, path);
         return { server: 'gunicorn', bodies, notices, listener: listenerHint(master) };
       }
+      files.close(); // no longer a directory
       const { value } = await readStatusFile(path, spec, where);
       return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };
     },
