@@ -39,6 +39,7 @@ export function withBacklog(source: Source): Source {
   return {
     spec: source.spec,
     server: source.server,
+    close: () => source.close?.(),
     async collect(): Promise<Sample> {
       const sample = await source.collect();
       const summary = sample.bodies.find((b) => b.type === 'summary');

@@ -62,6 +62,9 @@ export interface Source {
   readonly server?: 'uwsgi' | 'gunicorn';
   /** Reads and shapes one sample; rejects with a SourceError on an expected failure. */
   collect(): Promise<Sample>;
+  /** Lets go of what it keeps from one collect to the next (open files), when it is no longer
+   *  read; a later collect starts afresh. */
+  close?(): void;
 }
 
 /** One row of the README's address table: the forms, and what they read. */

@@ -95,6 +95,9 @@ export function sampler(): Sampler {
       });
       const keys = new Set(watched.map((x) => x.w.key));
       for (const k of rates.states.keys()) if (!keys.has(k)) rates.states.delete(k);
+      // A server no longer watched (it stopped, or discovery lost it) lets go of its open files.
+      const now = new Set(watched.map((x) => x.source));
+      for (const x of before.values()) if (x.source && !now.has(x.source)) x.source.close?.();
     },
     async sample(until) {
       let got: Rec[] = [];

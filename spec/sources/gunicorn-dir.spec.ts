@@ -9,6 +9,7 @@ import { SourceError } from '../../lib/errors.js';
 import { parseAddress } from '../../lib/sources/address.js';
 import { gunicornSource } from '../../lib/sources/gunicorn/index.js';
 import { BUCKETS, MAGIC, W, recordBytes } from '../../lib/sources/gunicorn/record.js';
+import { given, sampler } from '../../lib/top/sample.js';
 import { startWsgistat } from '../helpers/run.js';
 import { cleanup, tempDir } from '../helpers/servers.js';
 
@@ -158,6 +159,16 @@ describe('a format-2 hooks directory with hostile entries', () => {
     writeFileSync(name, record(process.pid, process.pid, 9, 1));
     expect(await seen()).to.deep.equal([[1, 1]]);
     expect(fds()).to.have.length(1);
+    src.close!();
+    expect(fds()).to.deep.equal([]);
+    // What top does with a server it no longer watches.
+    const top = sampler();
+    top.watch([given({ address: parseAddress(`gunicorn://${hooks}`), timeoutMs: 2000, maxBytes: 1 << 16 })]);
+    await top.sample(Date.now() + 2000);
+    expect(fds()).to.have.length(1);
+    top.watch([]);
+    expect(fds()).to.deep.equal([]);
+    expect(await seen()).to.deep.equal([[1, 1]]);
     // The directory gone: nothing of it stays open.
     rmSync(hooks, { recursive: true });
     try {

@@ -152,8 +152,11 @@ export function gunicornSource(spec: SourceSpec, shape: ShapeOptions, alive: (pi
       const { value } = await readStatusFile(path, spec, where);
       return { server: 'gunicorn', bodies: shapeGunicorn(value, { ...shape, alive }), notices: [] };
     },
+    close() {
+      files.close();
+    },
   };
-  // A source let go of (a spec's, a stopped `top` pane's) closes the files it kept open.
+  // A source let go of without close() (a spec's, say) closes the files it kept open once collected.
   heldBySource.register(source, files);
   return source;
 }
