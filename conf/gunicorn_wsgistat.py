@@ -668,11 +668,27 @@ def absorb(dfd, pid):
             pass
 
 
+_reaped = {"pending": [], "busy": False}
+
+
 def child_exit(server, worker):
-    # Runs in the master once it has reaped a worker, however the worker died.
-    try:
-        dfd = _master_dir(server)
-        if dfd is not None:
-            absorb(dfd, worker.pid)
-    except Exception as e:
-        _warn(server.log, "child_exit", "cannot keep the counts of worker %s: %s" % (getattr(worker, "pid", "?"), e))
+    """Runs in the master once it has reaped a worker, however the worker died. gunicorn reaps in
+    its SIGCHLD handler, which Python runs between any two bytecodes of the master, so this can be
+    entered again in the middle of an absorb (another worker died meanwhile). A nested call only
+    queues its pid: absorbs never interleave, and none reads retired.json while another is about
+    to write it (two interleaved ones lost the counts of one worker, measured with
+    --max-requests)."""
+    _reaped["pending"].append(getattr(worker, "pid", None))
+    while _reaped["pending"] and not _reaped["busy"]:
+        _reaped["busy"] = True
+        try:
+            while _reaped["pending"]:
+                pid = _reaped["pending"].pop(0)
+                try:
+                    dfd = _master_dir(server)
+                    if dfd is not None and pid is not None:
+                        absorb(dfd, pid)
+                except Exception as e:
+                    _warn(server.log, "child_exit", "cannot keep the counts of worker %s: %s" % (pid if pid is not None else "?", e))
+        finally:
+            _reaped["busy"] = False

@@ -233,6 +233,39 @@ class TestMaster(HooksCase):
         self.assertEqual(len(retired["absorbed"]), 1)
         self.assertEqual(sorted(os.listdir(self.dir)), ["master.json", "retired.json"])
 
+    def test_a_worker_reaped_while_another_is_absorbed_is_kept_too(self):
+        # gunicorn calls child_exit from its SIGCHLD handler, which can run inside an absorb.
+        for _ in range(3):
+            self.serve(200)
+        h._w = None
+        dfd = h._master["dfd"]
+        other = 4242424
+        mine = os.path.join(self.dir, "worker-%d.bin" % os.getpid())
+        with open(mine, "rb") as f:
+            data = bytearray(f.read())
+        for at, value in ((h.W_PID, other), (h.W_IDENT, 77), (h.W_STATUS + 1, 5)):
+            data[at * 8:at * 8 + 8] = value.to_bytes(8, "little")
+        with open(os.path.join(self.dir, "worker-%d.bin" % other), "wb") as f:
+            f.write(bytes(data))
+        real = h.read_json
+        entered = []
+
+        def read_json(d, name):
+            doc = real(d, name)
+            if name == "retired.json" and not entered:
+                entered.append(1)
+                h.child_exit(self.server, Worker(other))  # the handler, in the middle of the first
+            return doc
+        h.read_json = read_json
+        try:
+            h.child_exit(self.server, self.worker)
+        finally:
+            h.read_json = real
+        retired = h.read_json(dfd, "retired.json")
+        self.assertEqual((retired["requests"], retired["status_2xx"], retired["workers_retired"]), (8, 8, 2))
+        self.assertEqual(sorted(os.listdir(self.dir)), ["master.json", "retired.json"])
+        self.assertEqual(h._reaped, {"pending": [], "busy": False})
+
     def test_a_record_of_another_master_is_not_kept(self):
         path = os.path.join(self.dir, "worker-%d.bin" % os.getpid())
         with open(path, "r+b") as f:

@@ -87,12 +87,15 @@ describe('wsgistat against real gunicorn with the wsgistat hooks', function () {
     const g = await gunicorn(this, { workerClass: 'sync', workers: 3 });
     const before = workersOf(await read(g)).map((w) => w.pid);
     g.proc.kill('SIGHUP');
-    const run = await until('a new set of workers', async () => {
+    // The old workers go once the master has reaped them: until then a dead one's record is a
+    // stale entry (counted, not shown as a worker). Every one of them must go.
+    const run = await until('a new set of workers, and the old ones reaped', async () => {
       const r = await read(g);
       const pids = workersOf(r).map((w) => w.pid);
-      return pids.length === 3 && pids.every((p) => !before.includes(p)) ? r : undefined;
+      return pids.length === 3 && pids.every((p) => !before.includes(p)) && summaryOf(r).stale_entries === 0 ? r : undefined;
     });
     expect(summaryOf(run)).to.include({ workers: 3, stale_entries: 0 });
+    expect(g.workerPids().sort()).to.deep.equal(workersOf(run).map((w) => w.pid).sort());
   });
 
   it('shows the connections waiting in the kernel when there are more clients than workers', async function () {
