@@ -42,3 +42,18 @@ describe('metric records (series.ts)', () => {
     );
   });
 });
+
+describe('a very large /metrics', () => {
+  it('gives a record for each of 200,000 series, and the summary (no spread of them as arguments)', async () => {
+    const { sampleOf } = await import('../../lib/sources/prometheus/index.js');
+    const { parseAddress } = await import('../../lib/sources/address.js');
+    const n = 200_000;
+    let text = '# TYPE app_items gauge\n';
+    for (let i = 0; i < n; i++) text += `app_items{shard="${i}"} ${i}\n`;
+    const spec = { address: parseAddress('prometheus+http://127.0.0.1:9/metrics'), timeoutMs: 1000, maxBytes: 1 << 24 };
+    const sample = sampleOf(parseExposition(text), spec, { records: new Set(['summary', 'metric']), vars: { kind: 'none' } }, false);
+    expect(sample.bodies.length).to.equal(n + 1);
+    expect(sample.bodies[0]!.type).to.equal('summary');
+    expect(sample.bodies[n]).to.include({ type: 'metric', shard: String(n - 1), value: n - 1 });
+  });
+});
