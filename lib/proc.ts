@@ -157,11 +157,8 @@ function dropHeld(path: string): void {
   const h = held.get(path);
   if (!h) return;
   held.delete(path);
-  try {
-    closeSync(h.fd);
-  } catch {
-    // closed already
-  }
+  // Only dropHeld closes a kept descriptor, once: it is still this file's.
+  closeSync(h.fd);
 }
 
 function sweepHeld(now: number): void {

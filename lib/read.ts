@@ -85,6 +85,20 @@ function readFromStart(fd: number, size: number, where: string, maxBytes: number
  *  checks), and gives `use` a function that reads it whole from its start, as often as it likes:
  *  the copies of a record its writer updates in place, for one open and one fstat. */
 export function withFileSync<T>(path: string, where: string, opts: ReadOptions, use: (read: () => Buffer) => T): T {
+  const { fd, st } = openChecked(path, where, opts);
+  try {
+    return use(() => readFromStart(fd, st.size, where, opts.maxBytes));
+  } catch (e) {
+    if (e instanceof SourceError) throw e;
+    throw fromSystemError(e as NodeJS.ErrnoException, where);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens a regular local file without blocking and makes the checks of the bounded reads on what
+ *  the descriptor is; closed again if it is refused. */
+function openChecked(path: string, where: string, opts: ReadOptions): { fd: number; st: Stats } {
   let fd: number;
   try {
     fd = openSync(path, flags(opts.noFollow));
@@ -95,12 +109,11 @@ export function withFileSync<T>(path: string, where: string, opts: ReadOptions, 
     const st = fstatSync(fd);
     const refused = refusal(st, where, opts, false);
     if (refused) throw refused;
-    return use(() => readFromStart(fd, st.size, where, opts.maxBytes));
+    return { fd, st };
   } catch (e) {
+    closeSync(fd);
     if (e instanceof SourceError) throw e;
     throw fromSystemError(e as NodeJS.ErrnoException, where);
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -176,24 +189,10 @@ export class HeldFiles {
   }
 
   private open(path: string, where: string, opts: ReadOptions): { fd: number; size: number; dev: number; ino: number } {
-    let fd: number;
-    try {
-      fd = openSync(path, flags(opts.noFollow));
-    } catch (e) {
-      throw openError(e as NodeJS.ErrnoException, where, opts.noFollow);
-    }
-    try {
-      const st = fstatSync(fd);
-      const refused = refusal(st, where, opts, false);
-      if (refused) throw refused;
-      const h = { fd, size: st.size, dev: st.dev, ino: st.ino };
-      if (this.held.size < this.max) this.held.set(path, h);
-      return h;
-    } catch (e) {
-      closeSync(fd);
-      if (e instanceof SourceError) throw e;
-      throw fromSystemError(e as NodeJS.ErrnoException, where);
-    }
+    const { fd, st } = openChecked(path, where, opts);
+    const h = { fd, size: st.size, dev: st.dev, ino: st.ino };
+    if (this.held.size < this.max) this.held.set(path, h);
+    return h;
   }
 
   /** Closes every kept file whose path is not in `paths`. */
